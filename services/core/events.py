@@ -1,0 +1,150 @@
+"""The event: one stored notification and what processing did with it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+PENDING = "pending"
+PROCESSING = "processing"
+SUCCESS = "success"
+FAILED = "failed"
+STATUSES = (PENDING, PROCESSING, SUCCESS, FAILED)
+
+SOURCES = ("webhook", "ipn", "reconcile", "manual")
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _number(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+@dataclass
+class NewEvent:
+    """What the receiver (or the reconciler's sweep) knows about a notification."""
+
+    source: str
+    type: str
+    resource_id: str
+    webhook_id: str | None = None
+    action: str | None = None
+    live_mode: bool | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def marker(self) -> tuple[str, str]:
+        """The key that makes a repeat of this notification a duplicate, and how.
+
+        A Webhooks-format notification has an id of its own: the same (type, id) is the
+        same notification. IPN (and the sweep) carry none, and the same resource is
+        notified again when the payment changes, so a repeat only folds into an event
+        that has not started processing: it will fetch the latest state anyway.
+        """
+        if self.webhook_id:
+            return f"dedupe:{self.type}:{self.webhook_id}", "id"
+        return f"resource:{self.type}:{self.resource_id}", "pending"
+
+    def redis_fields(self, max_attempts: int) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "type": self.type,
+            "resource_id": self.resource_id,
+            "webhook_id": self.webhook_id or "",
+            "action": self.action or "",
+            "live_mode": "" if self.live_mode is None else str(self.live_mode).lower(),
+            "payload": json.dumps(self.payload, separators=(",", ":")),
+            "max_attempts": str(max_attempts),
+        }
+
+
+@dataclass
+class Event:
+    id: str
+    source: str
+    type: str
+    resource_id: str
+    status: str
+    attempts: int
+    max_attempts: int
+    received_at: float
+    updated_at: float
+    duplicates: int = 0
+    webhook_id: str | None = None
+    action: str | None = None
+    live_mode: bool | None = None
+    next_retry_at: float | None = None
+    last_error: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    worker: str | None = None
+    attempt_started_at: float | None = None
+    job_id: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_redis(cls, raw: dict[str, str], history: list[str] | None = None) -> Event:
+        live_mode = raw.get("live_mode", "")
+        return cls(
+            id=raw["id"],
+            source=raw.get("source", ""),
+            type=raw.get("type", ""),
+            resource_id=raw.get("resource_id", ""),
+            status=raw.get("status", ""),
+            attempts=int(raw.get("attempts", 0)),
+            max_attempts=int(raw.get("max_attempts", 0)),
+            received_at=float(raw["received_at"]),
+            updated_at=float(raw.get("updated_at") or raw["received_at"]),
+            duplicates=int(raw.get("duplicates", 0)),
+            webhook_id=raw.get("webhook_id") or None,
+            action=raw.get("action") or None,
+            live_mode=None if live_mode == "" else live_mode == "true",
+            next_retry_at=_number(raw.get("next_retry_at")),
+            last_error=raw.get("last_error") or None,
+            payload=json.loads(raw.get("payload") or "{}"),
+            result=json.loads(raw["result"]) if raw.get("result") else None,
+            worker=raw.get("worker") or None,
+            attempt_started_at=_number(raw.get("attempt_started_at")),
+            job_id=raw.get("job_id") or None,
+            history=[json.loads(entry) for entry in history or []],
+        )
+
+    def to_api(self, *, with_history: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "webhook_id": self.webhook_id,
+            "source": self.source,
+            "type": self.type,
+            "action": self.action,
+            "resource_id": self.resource_id,
+            "live_mode": self.live_mode,
+            "status": self.status,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "next_retry_at": iso(self.next_retry_at) if self.status == PENDING else None,
+            "received_at": iso(self.received_at),
+            "updated_at": iso(self.updated_at),
+            "last_error": self.last_error,
+            "duplicates": self.duplicates,
+            "result": self.result,
+            "payload": self.payload,
+        }
+        if with_history:
+            body["history"] = [
+                {
+                    "attempt": entry.get("attempt"),
+                    "job_id": entry.get("job_id"),
+                    "worker": entry.get("worker"),
+                    "start": iso(entry.get("started_at")),
+                    "end": iso(entry.get("ended_at")),
+                    "outcome": entry.get("outcome"),
+                    "error": entry.get("error"),
+                }
+                for entry in self.history
+            ]
+        return body

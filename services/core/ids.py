@@ -1,0 +1,27 @@
+"""Event ids: time-ordered, so the Redis indexes can page by id alone.
+
+An id is 13 hex digits of milliseconds since the epoch followed by 10 random hex digits
+(like a ULID, but readable in `redis-cli`). Lexicographic order is time order until the
+year 10889, which is what cursor pagination relies on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+_TIME_DIGITS = 13
+
+
+def new_event_id(now: float | None = None) -> str:
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"{millis:0{_TIME_DIGITS}x}{secrets.token_hex(5)}"
+
+
+def id_floor(timestamp: float) -> str:
+    """The smallest id that can be created at or after `timestamp` (for since/until)."""
+    return f"{int(timestamp * 1000):0{_TIME_DIGITS}x}"
+
+
+def id_timestamp(event_id: str) -> float:
+    return int(event_id[:_TIME_DIGITS], 16) / 1000

@@ -1,0 +1,29 @@
+"""Redis clients, created once per process with timeouts short enough that a dead
+Redis turns into a fast 503 (receiver) or a retryable error (worker), not a hang."""
+
+from __future__ import annotations
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from .settings import Settings
+
+_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 1.0, "health_check_interval": 15}
+
+
+def async_redis(settings: Settings) -> AsyncRedis:
+    # One retry covers a connection the server closed while idle. Re-running a
+    # store script after a lost reply is safe: the notification is found as a
+    # duplicate of itself.
+    retry = AsyncRetry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
+    return AsyncRedis.from_url(settings.redis_url, retry=retry, **_TIMEOUTS)
+
+
+def sync_redis(settings: Settings, *, socket_timeout: float | None = 2.0) -> Redis:
+    """`socket_timeout=None` is for RQ's worker, whose blocking dequeue waits longer."""
+    retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
+    options = dict(_TIMEOUTS, socket_timeout=socket_timeout)
+    return Redis.from_url(settings.redis_url, retry=retry, **options)

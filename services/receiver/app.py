@@ -1,0 +1,54 @@
+"""The receiver application: FastAPI routes over one Redis client and one event store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+
+from services.core.redis_client import async_redis
+from services.core.settings import ConfigError, Settings
+from services.core.store import EventStore
+
+from . import events_api, health, webhooks
+from .signature import SignatureVerifier
+
+
+def create_app(settings: Settings) -> FastAPI:
+    if not settings.mp_webhook_secrets and not settings.mp_allow_unsigned:
+        raise ConfigError(
+            "MP_WEBHOOK_SECRET: not set; the receiver refuses unsigned notifications "
+            "(set MP_ALLOW_UNSIGNED=true only for local development)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.redis.aclose()
+
+    app = FastAPI(
+        title="mp-webhooks receiver",
+        summary="Receives Mercado Pago notifications, stores and queues each before answering.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.redis = async_redis(settings)
+    app.state.store = EventStore(app.state.redis, settings)
+    app.state.verifier = SignatureVerifier(settings.mp_webhook_secrets, settings.mp_signature_tolerance_seconds) if settings.mp_webhook_secrets else None
+
+    @app.exception_handler(RedisError)
+    async def redis_unavailable(request: Request, error: RedisError) -> JSONResponse:
+        return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    app.include_router(webhooks.router)
+    app.include_router(events_api.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,131 @@
+"""POST /webhooks/mp: store and queue, then answer. Never 200 without a stored event."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+
+from . import notifications
+from .metrics import RECEIVE_DURATION, WEBHOOKS_RECEIVED
+from .signature import SignatureError
+
+log = logging.getLogger("mpwh.receiver")
+router = APIRouter()
+
+_RESPONSES = {
+    200: {
+        "description": "Stored and queued (`received`), or a repeat of a stored notification (`already_received`).",
+        "content": {"application/json": {"example": {"status": "received", "event_id": "18c1f2a3b4c5d1a2b3c4d5e"}}},
+    },
+    400: {"description": "Malformed body, unknown format or no resource id.", "content": {"application/json": {"example": {"error": "body is not valid JSON"}}}},
+    401: {"description": "Missing or invalid `x-signature`.", "content": {"application/json": {"example": {"error": "x-signature does not match"}}}},
+    413: {"description": "Body larger than 64 KiB.", "content": {"application/json": {"example": {"error": "body larger than 65536 bytes"}}}},
+    503: {"description": "Storage unavailable: nothing was stored; Mercado Pago will retry.", "content": {"application/json": {"example": {"error": "storage unavailable, retry later"}}}},
+}
+_NOTIFICATION_SCHEMA = {
+    "requestBody": {
+        "description": "A Mercado Pago notification: the Webhooks format as JSON, or empty for IPN (`?topic=payment&id=123`).",
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": ["integer", "string"]},
+                        "type": {"type": "string"},
+                        "action": {"type": "string"},
+                        "live_mode": {"type": "boolean"},
+                        "date_created": {"type": "string"},
+                        "user_id": {"type": ["integer", "string"]},
+                        "data": {"type": "object", "properties": {"id": {"type": ["integer", "string"]}}},
+                    },
+                },
+                "example": {"id": 12345, "type": "payment", "action": "payment.updated", "live_mode": True, "data": {"id": "999"}},
+            }
+        },
+    },
+    "parameters": [
+        {"name": "data.id", "in": "query", "required": False, "schema": {"type": "string"}},
+        {"name": "type", "in": "query", "required": False, "schema": {"type": "string"}},
+        {"name": "topic", "in": "query", "required": False, "schema": {"type": "string"}, "description": "IPN format"},
+        {"name": "id", "in": "query", "required": False, "schema": {"type": "string"}, "description": "IPN format"},
+        {"name": "x-signature", "in": "header", "required": False, "schema": {"type": "string"}},
+        {"name": "x-request-id", "in": "header", "required": False, "schema": {"type": "string"}},
+    ],
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    """Reads at most MAX_BODY_BYTES, without trusting Content-Length alone."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > notifications.MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > notifications.MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status_code: int, body: dict, event_type: str, outcome: str, started: float) -> JSONResponse:
+    WEBHOOKS_RECEIVED.labels(event_type, outcome).inc()
+    RECEIVE_DURATION.observe(time.perf_counter() - started)
+    return JSONResponse(body, status_code=status_code)
+
+
+@router.post(
+    "/webhooks/mp",
+    summary="Receive a Mercado Pago notification",
+    responses=_RESPONSES,
+    openapi_extra=_NOTIFICATION_SCHEMA,
+    tags=["webhooks"],
+)
+async def receive_notification(request: Request) -> JSONResponse:
+    started = time.perf_counter()
+    state = request.app.state
+    try:
+        body = await _read_body(request)
+    except _TooLarge:
+        return _answer(413, {"error": f"body larger than {notifications.MAX_BODY_BYTES} bytes"}, "unknown", "too_large", started)
+    try:
+        notification = notifications.parse(request.query_params, body, accept_ipn=state.settings.mp_accept_ipn)
+    except notifications.BadNotification as error:
+        return _answer(400, {"error": str(error)}, "unknown", "bad_request", started)
+
+    event = notification.event
+    label = notifications.metric_type(event.type)
+    if notification.signed_format and state.verifier is not None:
+        try:
+            state.verifier.verify(
+                request.headers.get("x-signature"),
+                request.headers.get("x-request-id"),
+                notification.signed_data_id,
+                time.time(),
+            )
+        except SignatureError as error:
+            log.warning("signature refused", extra={"reason": str(error), "type": event.type, "resource_id": event.resource_id})
+            return _answer(401, {"error": str(error)}, label, "invalid_signature", started)
+
+    try:
+        status, event_id = await state.store.receive(event)
+    except RedisError as error:
+        log.error("storage unavailable", extra={"error": repr(error), "type": event.type, "resource_id": event.resource_id})
+        return _answer(503, {"error": "storage unavailable, retry later"}, label, "unavailable", started)
+
+    outcome = "received" if status == "received" else "duplicate"
+    log.info(
+        "notification " + status,
+        extra={"event_id": event_id, "type": event.type, "resource_id": event.resource_id, "source": event.source},
+    )
+    return _answer(200, {"status": status, "event_id": event_id}, label, outcome, started)

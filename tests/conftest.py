@@ -1,0 +1,79 @@
+"""Shared fixtures. Every test talks to a real Redis server: the one on 127.0.0.1:6379
+(database MPWH_TEST_REDIS_DB, default 15, flushed at the start of the session), with a
+key prefix of its own so tests never see each other's events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from services.core.settings import Settings, load_settings
+from services.core.store import EventStore
+from tests.support.servers import PrivateRedis, test_redis_url
+
+TEST_SECRET = "test-secret"
+TEST_API_TOKEN = "test-api-token"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = test_redis_url()
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.fail(f"no Redis at {url} ({error}); ./scripts/test starts one", pytrace=False)
+    client.flushdb()
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_settings(redis_url: str) -> Callable[..., Settings]:
+    """Settings as a process would load them from its environment, with test defaults
+    and a fresh key prefix; keyword arguments are environment variables."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+
+    def make(**env: str) -> Settings:
+        base = {
+            "REDIS_URL": redis_url,
+            "MPWH_KEY_PREFIX": prefix,
+            "MP_WEBHOOK_SECRET": TEST_SECRET,
+            "API_TOKEN": TEST_API_TOKEN,
+            "MP_ACCESS_TOKEN": "APP_USR-test-token",
+            "GHL_API_TOKEN": "pit-test-token",
+            "GHL_LOCATION_ID": "loc-test",
+        }
+        base.update(env)
+        return load_settings({k: v for k, v in base.items() if v is not None})
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def store(redis_url: str, settings: Settings) -> Iterator[EventStore]:
+    client = redis.Redis.from_url(redis_url)
+    yield EventStore(client, settings)
+    client.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.cleanup()

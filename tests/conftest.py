@@ -16,6 +16,9 @@ from tests.support.servers import PrivateRedis, test_redis_url
 
 TEST_SECRET = "test-secret"
 TEST_API_TOKEN = "test-api-token"
+TEST_MP_TOKEN = "APP_USR-test-token"
+TEST_GHL_TOKEN = "pit-test-token"
+TEST_GHL_LOCATION = "loc-test"
 
 
 @pytest.fixture(scope="session")
@@ -38,23 +41,33 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def make_settings(redis_url: str) -> Callable[..., Settings]:
-    """Settings as a process would load them from its environment, with test defaults
-    and a fresh key prefix; keyword arguments are environment variables."""
+def make_env(redis_url: str) -> Callable[..., dict[str, str]]:
+    """The environment a component process would get, with test defaults and a fresh
+    key prefix; keyword arguments override (None removes a variable)."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
 
-    def make(**env: str) -> Settings:
-        base = {
+    def make(**env: str | None) -> dict[str, str]:
+        base: dict[str, str | None] = {
             "REDIS_URL": redis_url,
             "MPWH_KEY_PREFIX": prefix,
             "MP_WEBHOOK_SECRET": TEST_SECRET,
             "API_TOKEN": TEST_API_TOKEN,
-            "MP_ACCESS_TOKEN": "APP_USR-test-token",
-            "GHL_API_TOKEN": "pit-test-token",
-            "GHL_LOCATION_ID": "loc-test",
+            "MP_ACCESS_TOKEN": TEST_MP_TOKEN,
+            "GHL_API_TOKEN": TEST_GHL_TOKEN,
+            "GHL_LOCATION_ID": TEST_GHL_LOCATION,
         }
         base.update(env)
-        return load_settings({k: v for k, v in base.items() if v is not None})
+        return {k: v for k, v in base.items() if v is not None}
+
+    return make
+
+
+@pytest.fixture
+def make_settings(make_env: Callable[..., dict[str, str]]) -> Callable[..., Settings]:
+    """Settings as a process would load them from its environment (see make_env)."""
+
+    def make(**env: str | None) -> Settings:
+        return load_settings(make_env(**env))
 
     return make
 

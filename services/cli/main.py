@@ -15,6 +15,8 @@ from services.core.settings import ConfigError
 # command -> (module, help); each module has `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS = {
     "receiver": ("services.cli.receiver_command", "run the webhook receiver (FastAPI on uvicorn)"),
+    "worker": ("services.cli.worker_command", "process queued events (RQ worker)"),
+    "scheduler": ("services.cli.scheduler_command", "move due retries onto the queue (rq-scheduler)"),
 }
 
 

@@ -15,6 +15,34 @@ STATUSES = (PENDING, PROCESSING, SUCCESS, FAILED)
 
 SOURCES = ("webhook", "ipn", "reconcile", "manual")
 
+# Metric labels must stay bounded whatever senders put in `type`.
+KNOWN_TYPES = frozenset(
+    {
+        "payment",
+        "merchant_order",
+        "plan",
+        "subscription",
+        "subscription_preapproval",
+        "subscription_preapproval_plan",
+        "subscription_authorized_payment",
+        "point_integration_wh",
+        "delivery",
+        "topic_claims_integration_wh",
+        "topic_merchant_order_wh",
+        "topic_chargebacks_wh",
+        "stop_delivery_op_wh",
+        "mp-connect",
+        "wallet_connect",
+        "chargebacks",
+    }
+)
+
+
+def metric_type(event_type: str | None) -> str:
+    if event_type is None:
+        return "unknown"
+    return event_type if event_type in KNOWN_TYPES else "other"
+
 
 def iso(timestamp: float | None) -> str | None:
     if timestamp is None:

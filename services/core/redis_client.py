@@ -22,8 +22,7 @@ def async_redis(settings: Settings) -> AsyncRedis:
     return AsyncRedis.from_url(settings.redis_url, retry=retry, **_TIMEOUTS)
 
 
-def sync_redis(settings: Settings, *, socket_timeout: float | None = 2.0) -> Redis:
-    """`socket_timeout=None` is for RQ's worker, whose blocking dequeue waits longer."""
+def sync_redis(settings: Settings) -> Redis:
+    # RQ's worker clones this client with a longer socket timeout for its blocking dequeue.
     retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
-    options = dict(_TIMEOUTS, socket_timeout=socket_timeout)
-    return Redis.from_url(settings.redis_url, retry=retry, **options)
+    return Redis.from_url(settings.redis_url, retry=retry, **_TIMEOUTS)

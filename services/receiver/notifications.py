@@ -12,35 +12,6 @@ from services.core.events import NewEvent
 
 MAX_BODY_BYTES = 64 * 1024
 
-# Metric labels must stay bounded whatever senders put in `type`.
-KNOWN_TYPES = frozenset(
-    {
-        "payment",
-        "merchant_order",
-        "plan",
-        "subscription",
-        "subscription_preapproval",
-        "subscription_preapproval_plan",
-        "subscription_authorized_payment",
-        "point_integration_wh",
-        "delivery",
-        "topic_claims_integration_wh",
-        "topic_merchant_order_wh",
-        "topic_chargebacks_wh",
-        "stop_delivery_op_wh",
-        "mp-connect",
-        "wallet_connect",
-        "chargebacks",
-    }
-)
-
-
-def metric_type(event_type: str | None) -> str:
-    if event_type is None:
-        return "unknown"
-    return event_type if event_type in KNOWN_TYPES else "other"
-
-
 class BadNotification(Exception):
     """The request is not a notification we can store; the message says why."""
 

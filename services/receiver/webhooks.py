@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
+from services.core.events import metric_type
+
 from . import notifications
 from .metrics import RECEIVE_DURATION, WEBHOOKS_RECEIVED
 from .signature import SignatureError
@@ -104,7 +106,7 @@ async def receive_notification(request: Request) -> JSONResponse:
         return _answer(400, {"error": str(error)}, "unknown", "bad_request", started)
 
     event = notification.event
-    label = notifications.metric_type(event.type)
+    label = metric_type(event.type)
     if notification.signed_format and state.verifier is not None:
         try:
             state.verifier.verify(

@@ -1,0 +1,17 @@
+"""`mp-webhooks scheduler`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--burst", action="store_true", help="move the jobs due now, then exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from services.core.settings import load_settings
+    from services.worker.scheduler import run_scheduler
+
+    run_scheduler(load_settings(), burst=args.burst)
+    return 0

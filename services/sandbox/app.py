@@ -1,0 +1,136 @@
+"""A local stand-in for the Mercado Pago and GoHighLevel APIs, for `mp-webhooks dev`
+and the tests. It demands what the real APIs demand (Mercado Pago: `Authorization:
+Bearer <access token>`; GoHighLevel: `Authorization: Bearer <token>` and a `Version`
+header) and answers in their shapes. Mercado Pago lives under `/mp`, GoHighLevel under
+`/ghl`, and `/sandbox` lets a person or a test create and change payments."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from .state import Call, SandboxState
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def create_sandbox(state: SandboxState) -> FastAPI:
+    app = FastAPI(title="mp-webhooks sandbox (Mercado Pago + GoHighLevel)")
+    app.state.sandbox = state
+
+    async def guard(request: Request, upstream: str) -> JSONResponse | None:
+        """Records the call, applies latency and injected faults, checks the headers."""
+        path = request.url.path.removeprefix(f"/{upstream}")
+        body = await request.json() if request.method == "POST" and await request.body() else None
+        state.record(Call(upstream, request.method, path, time.time(), dict(request.headers), dict(request.query_params), body))
+        if state.latency_seconds:
+            await asyncio.sleep(state.latency_seconds)
+        fault = state.take_fault(upstream, request.method, path)
+        if fault is not None:
+            status, headers = fault
+            return JSONResponse({"message": f"injected {status}"}, status_code=status, headers=headers)
+        token = state.mp_access_token if upstream == "mp" else state.ghl_api_token
+        if request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"message": "invalid access token", "status": 401}, status_code=401)
+        if upstream == "ghl" and request.headers.get("version") != state.ghl_api_version:
+            return JSONResponse({"message": "Version header missing or unsupported", "statusCode": 400}, status_code=400)
+        return None
+
+    mp = APIRouter(prefix="/mp")
+
+    @mp.get("/v1/payments/search")
+    async def search_payments(request: Request, begin_date: str, end_date: str, offset: int = 0, limit: int = 30) -> Any:
+        if (refused := await guard(request, "mp")) is not None:
+            return refused
+        begin, end = _epoch(begin_date), _epoch(end_date)
+        with state.lock:
+            matching = sorted(
+                (p for p in state.payments.values() if begin <= _epoch(p["date_last_updated"]) <= end),
+                key=lambda p: p["date_last_updated"],
+            )
+        return {"paging": {"total": len(matching), "limit": limit, "offset": offset}, "results": matching[offset : offset + limit]}
+
+    @mp.get("/v1/payments/{payment_id}")
+    async def get_payment(request: Request, payment_id: str) -> Any:
+        if (refused := await guard(request, "mp")) is not None:
+            return refused
+        payment = state.payments.get(payment_id)
+        if payment is None:
+            return JSONResponse({"message": "Payment not found", "error": "not_found", "status": 404}, status_code=404)
+        return payment
+
+    @mp.get("/merchant_orders/{order_id}")
+    async def get_merchant_order(request: Request, order_id: str) -> Any:
+        if (refused := await guard(request, "mp")) is not None:
+            return refused
+        order = state.merchant_orders.get(order_id)
+        if order is None:
+            return JSONResponse({"message": "Merchant order not found", "status": 404}, status_code=404)
+        return order
+
+    ghl = APIRouter(prefix="/ghl")
+
+    @ghl.get("/contacts/search/duplicate")
+    async def search_contact(request: Request, locationId: str, email: str | None = None) -> Any:  # noqa: N803
+        if (refused := await guard(request, "ghl")) is not None:
+            return refused
+        with state.lock:
+            found = next((c for c in state.contacts.values() if c["email"] == email and c["locationId"] == locationId), None)
+        return {"contact": found}
+
+    @ghl.post("/contacts/upsert")
+    async def upsert_contact(request: Request) -> Any:
+        if (refused := await guard(request, "ghl")) is not None:
+            return refused
+        body = await request.json()
+        if not body.get("locationId") or not body.get("email"):
+            return JSONResponse({"message": "locationId and email are required", "statusCode": 422}, status_code=422)
+        with state.lock:
+            existing = next((c for c in state.contacts.values() if c["email"] == body["email"]), None)
+        if existing:
+            return {"new": False, "contact": existing}
+        contact_id = state.add_contact(body["email"])
+        return {"new": True, "contact": state.contacts[contact_id]}
+
+    @ghl.post("/contacts/{contact_id}/tags")
+    async def add_tags(request: Request, contact_id: str) -> Any:
+        if (refused := await guard(request, "ghl")) is not None:
+            return refused
+        body = await request.json()
+        with state.lock:
+            contact = state.contacts.get(contact_id)
+            if contact is None:
+                return JSONResponse({"message": "Contact not found", "statusCode": 400}, status_code=400)
+            contact["tags"] = sorted(set(contact["tags"]) | set(body.get("tags") or []))
+            return {"tags": contact["tags"]}
+
+    control = APIRouter(prefix="/sandbox")
+
+    @control.put("/payments/{payment_id}")
+    async def put_payment(payment_id: str, request: Request) -> Any:
+        body = await request.json() if await request.body() else {}
+        return state.put_payment(payment_id, body.get("status", "approved"), email=body.get("email", "buyer@example.com"),
+                                 amount=float(body.get("amount", 100.0)))
+
+    @control.get("/contacts")
+    async def list_contacts() -> Any:
+        with state.lock:
+            return list(state.contacts.values())
+
+    @control.get("/payments/{payment_id}")
+    async def show_payment(payment_id: str) -> Any:
+        if payment_id not in state.payments:
+            raise HTTPException(404, "no such payment")
+        return state.payments[payment_id]
+
+    app.include_router(mp)
+    app.include_router(ghl)
+    app.include_router(control)
+    return app

@@ -1,0 +1,92 @@
+"""The sandbox's world: payments, merchant orders, contacts and tags, plus the faults a
+test or a developer injects (status codes to answer next, latency)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def mp_timestamp(when: float | None = None) -> str:
+    """Mercado Pago's format: local time with offset and milliseconds."""
+    moment = datetime.fromtimestamp(time.time() if when is None else when, UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Call:
+    upstream: str
+    method: str
+    path: str
+    at: float
+    headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass
+class SandboxState:
+    mp_access_token: str
+    ghl_api_token: str
+    ghl_api_version: str
+    ghl_location_id: str
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    merchant_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    # (upstream, method, path prefix) -> answers to give next: (status, headers) each.
+    faults: list[tuple[str, str, str, int, dict[str, str]]] = field(default_factory=list)
+    latency_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def put_payment(self, payment_id: str, status: str = "approved", *, email: str | None = "buyer@example.com",
+                    amount: float = 100.0, metadata: dict[str, Any] | None = None, updated: float | None = None,
+                    status_detail: str | None = None) -> dict[str, Any]:
+        payment = {
+            "id": int(payment_id) if payment_id.isdigit() else payment_id,
+            "status": status,
+            "status_detail": status_detail or ("accredited" if status == "approved" else status),
+            "transaction_amount": amount,
+            "currency_id": "BRL",
+            "external_reference": f"order-{payment_id}",
+            "date_created": mp_timestamp(updated),
+            "date_last_updated": mp_timestamp(updated),
+            "payer": {"email": email, "first_name": "Test", "last_name": "Buyer"} if email else {},
+            "metadata": metadata or {},
+        }
+        with self.lock:
+            self.payments[str(payment_id)] = payment
+        return payment
+
+    def add_contact(self, email: str) -> str:
+        with self.lock:
+            contact_id = f"contact-{next(self._ids)}"
+            self.contacts[contact_id] = {"id": contact_id, "email": email, "locationId": self.ghl_location_id, "tags": []}
+        return contact_id
+
+    def fail_next(self, upstream: str, method: str, path_prefix: str, status: int, times: int = 1,
+                  headers: dict[str, str] | None = None) -> None:
+        with self.lock:
+            self.faults.extend([(upstream, method, path_prefix, status, headers or {})] * times)
+
+    def take_fault(self, upstream: str, method: str, path: str) -> tuple[int, dict[str, str]] | None:
+        with self.lock:
+            for index, (up, verb, prefix, status, headers) in enumerate(self.faults):
+                if up == upstream and verb == method and path.startswith(prefix):
+                    del self.faults[index]
+                    return status, headers
+        return None
+
+    def record(self, call: Call) -> None:
+        with self.lock:
+            self.calls.append(call)
+
+    def calls_to(self, upstream: str, method: str | None = None, path_prefix: str = "") -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.upstream == upstream and (method is None or c.method == method)
+                    and c.path.startswith(path_prefix)]

@@ -1,0 +1,1 @@
+"""Clients of the two upstream APIs, over one pooled httpx client each."""

@@ -1,0 +1,37 @@
+"""Mercado Pago API: payments and merchant orders (Authorization: Bearer access token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.core.settings import Settings
+
+from .http import Upstream, new_client
+
+
+class MercadoPago:
+    def __init__(self, settings: Settings) -> None:
+        client = new_client(settings.mp_api_base_url, {"Authorization": f"Bearer {settings.mp_access_token}"})
+        self.api = Upstream("mercadopago", client)
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        return self.api.call("GET", f"/v1/payments/{payment_id}")
+
+    def merchant_order(self, order_id: str) -> dict[str, Any]:
+        return self.api.call("GET", f"/merchant_orders/{order_id}")
+
+    def search_payments(self, *, begin: str, end: str, offset: int, limit: int) -> dict[str, Any]:
+        """Payments last updated in [begin, end] (ISO-8601), oldest first."""
+        params = {
+            "sort": "date_last_updated",
+            "criteria": "asc",
+            "range": "date_last_updated",
+            "begin_date": begin,
+            "end_date": end,
+            "offset": offset,
+            "limit": limit,
+        }
+        return self.api.call("GET", "/v1/payments/search", params=params)
+
+    def close(self) -> None:
+        self.api.client.close()

@@ -1,0 +1,249 @@
+"""Processing a payment event against the sandbox's Mercado Pago and GoHighLevel."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import REGISTRY
+
+
+def _tag_calls(state, contact_id=None):
+    prefix = f"/contacts/{contact_id}/tags" if contact_id else "/contacts/"
+    return [c for c in state.calls_to("ghl", "POST", prefix) if c.path.endswith("/tags")]
+
+
+def test_payment_with_metadata_contact_is_tagged_without_searching(pipeline, sandbox):
+    state, _ = sandbox
+    contact_id = state.add_contact("someone@example.com")
+    state.put_payment("1001", "approved", metadata={"ghl_contact_id": contact_id})
+    run = pipeline()
+    event_id = run.notify("1001")
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.attempts == 1
+    assert event.result["contact_route"] == "metadata"
+    assert state.contacts[contact_id]["tags"] == ["mp-payment-approved"]
+    assert state.calls_to("ghl", "GET", "/contacts/search") == []
+    stored = run.store.redis.hgetall(f"{run.settings.key_prefix}:payment:1001")
+    assert stored[b"status"] == b"approved" and stored[b"contact_id"] == contact_id.encode()
+    assert stored[b"amount"] == b"100.0" and stored[b"currency"] == b"BRL"
+    # The real APIs' headers were sent.
+    mp_call = state.calls_to("mp", "GET", "/v1/payments/1001")[0]
+    assert mp_call.headers["authorization"] == "Bearer APP_USR-test-token"
+    ghl_call = _tag_calls(state)[0]
+    assert ghl_call.headers["version"] == "2021-07-28" and ghl_call.headers["authorization"] == "Bearer pit-test-token"
+
+
+def test_payment_contact_found_by_email(pipeline, sandbox):
+    state, _ = sandbox
+    contact_id = state.add_contact("buyer@example.com")
+    state.put_payment("1002", "approved", email="buyer@example.com")
+    run = pipeline()
+    event_id = run.notify("1002")
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success"
+    assert event.result["contact_route"] == "search" and event.result["contact_id"] == contact_id
+    [search] = state.calls_to("ghl", "GET", "/contacts/search/duplicate")
+    assert search.query == {"locationId": "loc-test", "email": "buyer@example.com"}
+    assert state.contacts[contact_id]["tags"] == ["mp-payment-approved"]
+    assert state.calls_to("ghl", "POST", "/contacts/upsert") == []
+
+
+def test_payment_contact_created_when_unknown(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1003", "pending", email="new@example.com")
+    run = pipeline(GHL_STATUS_TAGS='{"pending": ["awaiting-payment", "mp"]}')
+    event_id = run.notify("1003")
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.result["contact_route"] == "created"
+    upsert = state.calls_to("ghl", "POST", "/contacts/upsert")[0]
+    assert upsert.body["email"] == "new@example.com" and upsert.body["locationId"] == "loc-test"
+    contact = state.contacts[event.result["contact_id"]]
+    assert contact["tags"] == ["awaiting-payment", "mp"]
+
+
+def test_already_tagged_status_is_not_tagged_again(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1004", "approved")
+    run = pipeline()
+    first = run.notify("1004")
+    run.drain()
+    second = run.notify("1004")
+    run.drain()
+
+    assert run.store.get(first).result["action"] == "tagged"
+    assert run.store.get(second).result["action"] == "already_tagged"
+    assert len(_tag_calls(state)) == 1
+    # A new status of the same payment is tagged.
+    state.put_payment("1004", "refunded", updated=time.time() + 5)
+    third = run.notify("1004")
+    run.drain()
+    assert run.store.get(third).result["action"] == "tagged"
+    assert len(_tag_calls(state)) == 2
+
+
+def test_older_payment_state_never_overwrites_newer(pipeline, sandbox):
+    state, _ = sandbox
+    now = time.time()
+    state.put_payment("1005", "approved", updated=now)
+    run = pipeline()
+    run.notify("1005")
+    run.drain()
+    # Mercado Pago answering with an older state (replica lag, a retried old event).
+    state.put_payment("1005", "pending", updated=now - 60)
+    late = run.notify("1005")
+    run.drain()
+
+    result = run.store.get(late).result
+    assert result["action"] == "ignored_older_state"
+    stored = run.store.redis.hgetall(f"{run.settings.key_prefix}:payment:1005")
+    assert stored[b"status"] == b"approved"
+    assert len(_tag_calls(state)) == 1
+
+
+def test_retry_then_success(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1006", "approved")
+    state.fail_next("mp", "GET", "/v1/payments/1006", 502)
+    run = pipeline(RETRY_DELAYS="1,1,1")
+    event_id = run.notify("1006")
+    run.work()
+
+    event = run.store.get(event_id)
+    assert event.status == "pending" and event.attempts == 1
+    assert "mercadopago GET /v1/payments/1006: 502" in event.last_error
+    assert event.next_retry_at is not None and event.next_retry_at > time.time() - 0.5
+    assert run.store.pipeline().scheduled == 1
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.attempts == 2
+    assert [h["outcome"] for h in event.history] == ["retry", "success"]
+    assert "502" in event.history[0]["error"]
+
+
+def test_exhausted_retries_end_failed(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1007", "approved")
+    state.fail_next("mp", "GET", "/v1/payments/1007", 503, times=10)
+    run = pipeline(RETRY_DELAYS="0,0")
+    event_id = run.notify("1007")
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "failed" and event.attempts == 3 == event.max_attempts
+    assert [h["outcome"] for h in event.history] == ["retry", "retry", "failed"]
+    assert event.last_error.startswith("mercadopago GET /v1/payments/1007: 503")
+    assert _tag_calls(state) == []
+
+
+def test_permanent_client_error_fails_after_one_attempt(pipeline, sandbox):
+    run = pipeline()
+    event_id = run.notify("404404")  # the sandbox knows no such payment
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "failed" and event.attempts == 1
+    assert event.last_error == "mercadopago GET /v1/payments/404404: 404 Payment not found"
+
+
+def test_wrong_access_token_is_permanent_and_says_so(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1008", "approved")
+    run = pipeline(MP_ACCESS_TOKEN="APP_USR-wrong")
+    event_id = run.notify("1008")
+    run.drain()
+    event = run.store.get(event_id)
+    assert event.status == "failed" and "401 invalid access token" in event.last_error
+
+
+def test_rate_limited_429_is_waited_out_within_the_attempt(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1009", "approved")
+    state.fail_next("ghl", "POST", "/contacts/", 429, headers={"X-RateLimit-Interval-Milliseconds": "300"})
+    waits_before = REGISTRY.get_sample_value("mpwh_ghl_rate_limit_waits_total") or 0
+    run = pipeline()
+    event_id = run.notify("1009")
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.attempts == 1
+    assert REGISTRY.get_sample_value("mpwh_ghl_rate_limit_waits_total") == waits_before + 1
+    assert REGISTRY.get_sample_value("mpwh_upstream_requests_total", {"upstream": "highlevel", "code": "429"}) >= 1
+
+
+def test_long_retry_after_becomes_a_retry_no_earlier_than_asked(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1010", "approved")
+    state.fail_next("mp", "GET", "/v1/payments/1010", 429, headers={"Retry-After": "120"})
+    run = pipeline(RETRY_DELAYS="1")
+    event_id = run.notify("1010")
+    run.work()
+    event = run.store.get(event_id)
+    assert event.status == "pending" and event.next_retry_at >= time.time() + 100
+
+
+def test_highlevel_burst_stays_under_the_shared_limit(pipeline, sandbox):
+    state, _ = sandbox
+    for n in range(8):
+        state.put_payment(str(2000 + n), "approved", email=f"buyer{n}@example.com")
+    run = pipeline(GHL_RATE_LIMIT_REQUESTS="4", GHL_RATE_LIMIT_WINDOW_SECONDS="1")
+    events = [run.notify(str(2000 + n)) for n in range(8)]
+    run.drain(timeout=60)
+
+    assert all(run.store.get(e).status == "success" for e in events)
+    times = sorted(c.at for c in state.calls_to("ghl"))
+    assert len(times) == 24  # search, upsert, tags for each payment
+    # No 1-second window (less a little for the two clocks) holds more than 4 calls.
+    busiest = max(sum(1 for t in times if start <= t < start + 0.95) for start in times)
+    assert busiest <= 4
+    assert REGISTRY.get_sample_value("mpwh_ghl_rate_limit_waits_total") > 0
+
+
+def test_same_event_queued_twice_is_processed_once(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1011", "approved")
+    run = pipeline()
+    event_id = run.notify("1011")
+    assert run.store.requeue(event_id) == "queued"  # a second job for the same event
+    assert run.store.pipeline().queue_depth == 2
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.attempts == 1 and len(event.history) == 1
+    assert len(state.calls_to("mp", "GET", "/v1/payments/1011")) == 1
+    assert len(_tag_calls(state)) == 1
+
+
+def test_other_types_are_recorded_as_success(pipeline, sandbox):
+    state, _ = sandbox
+    state.merchant_orders["77"] = {"id": 77, "status": "closed", "order_status": "paid", "total_amount": 10, "paid_amount": 10,
+                                   "last_updated": "2026-01-01T00:00:00.000-04:00"}
+    run = pipeline()
+    order = run.notify("77", event_type="merchant_order")
+    plan = run.notify("p1", event_type="subscription_preapproval")
+    run.drain()
+
+    assert run.store.get(order).result == {"order_id": "77", "order_status": "paid", "action": "stored"}
+    assert run.store.redis.hget(f"{run.settings.key_prefix}:merchant_order:77", "order_status") == b"paid"
+    other = run.store.get(plan)
+    assert other.status == "success" and other.result["action"] == "none"
+    assert "subscription_preapproval" in other.result["reason"]
+
+
+def test_processed_counters_by_type_and_outcome(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1012", "approved")
+    before = REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "success"}) or 0
+    failed_before = REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"}) or 0
+    run = pipeline()
+    run.notify("1012")
+    run.notify("999999")  # unknown payment: permanent failure
+    run.drain()
+    assert REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "success"}) == before + 1
+    assert REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"}) == failed_before + 1

@@ -1,0 +1,48 @@
+"""Runs scripts/render-rules the way a person would, for the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.observability.paths import RENDER_RULES
+
+# Every rule setting away from its default, a release name without "mp-webhooks" (so
+# the fullname becomes "<release>-mp-webhooks"), and the optional rule switched on.
+NON_DEFAULT_VALUES: dict[str, Any] = {
+    "prometheusRule": {
+        "runbookBaseUrl": "https://git.example.org/payments/mp-webhooks/README.md",
+        "rules": {
+            "failureRatio": {"threshold": 0.2, "window": "30m", "for": "15m", "minEvents": 50},
+            "failedEvents": {"for": "2m"},
+            "backlogAge": {"minutes": 45},
+            "receiverErrors": {"ratio": 0.25, "for": "1m"},
+            "invalidSignatures": {"perSecond": 2, "for": "30m"},
+            "reconcilerStale": {"seconds": 3600},
+            "targetDown": {"for": "10m"},
+            "noNotifications": {"enabled": True, "window": "24h"},
+        },
+    },
+}
+
+
+def render_rules(tmp_path: Path, values: dict[str, Any] | None = None, release: str = "mp-webhooks",
+                 name: str = "rules.yml") -> Path:
+    """Render the chart's rules template into tmp_path/name and return that path."""
+    output = tmp_path / name
+    command = [sys.executable, str(RENDER_RULES), "--release", release, "--output", str(output)]
+    if values is not None:
+        values_file = tmp_path / f"{name}.values.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        command += ["--values", str(values_file)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"render-rules failed:\n{result.stderr}"
+    return output
+
+
+def run(command: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd)

@@ -17,6 +17,9 @@ COMMANDS = {
     "receiver": ("services.cli.receiver_command", "run the webhook receiver (FastAPI on uvicorn)"),
     "worker": ("services.cli.worker_command", "process queued events (RQ worker)"),
     "scheduler": ("services.cli.scheduler_command", "move due retries onto the queue (rq-scheduler)"),
+    "reconcile": ("services.cli.reconcile_command", "repair stuck events, apply retention, sweep for missed payments"),
+    "retry": ("services.cli.retry_command", "queue events again now (default: failed ones)"),
+    "events": ("services.cli.events_command", "list, show and count stored events"),
 }
 
 

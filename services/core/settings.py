@@ -139,6 +139,8 @@ def _parse_delays(reader: _Reader) -> tuple[int, ...]:
     value = reader.raw("RETRY_DELAYS")
     if value is None:
         return DEFAULT_RETRY_DELAYS
+    if value.lower() == "none":
+        return ()
     try:
         delays = tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:

@@ -1,0 +1,49 @@
+"""`mp-webhooks events list|show|stats [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from .operator import add_filters, dump, open_store, select, table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="events, newest first")
+    add_filters(listing, default_status=None, default_limit=50)
+    show = actions.add_parser("show", help="one event with its attempt history")
+    show.add_argument("event_id")
+    actions.add_parser("stats", help="counts by status and by type")
+    for action in (listing, show, actions.choices["stats"]):
+        action.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store()
+    if args.action == "list":
+        events = select(store, args)
+        print(dump([e.to_api(with_history=False) for e in events]) if args.json else table(events))
+        return 0
+    if args.action == "show":
+        event = store.get(args.event_id)
+        if event is None:
+            print(f"no event {args.event_id}")
+            return 1
+        print(dump(event.to_api()) if args.json else _details(event.to_api()))
+        return 0
+    stats = store.stats()
+    if args.json:
+        print(dump(stats))
+    else:
+        print("by status: " + ", ".join(f"{k} {v}" for k, v in stats["by_status"].items()))
+        print("by type:   " + (", ".join(f"{k} {v}" for k, v in stats["by_type"].items()) or "none yet"))
+    return 0
+
+
+def _details(event: dict) -> str:
+    lines = [f"{key:>14}: {value}" for key, value in event.items() if key not in ("history", "payload")]
+    lines.append("       history:")
+    for entry in event["history"] or []:
+        lines.append(f"  #{entry['attempt']} {entry['start']} -> {entry['end'] or '(running)'} {entry['outcome'] or ''}"
+                     f" on {entry['worker']}" + (f": {entry['error']}" if entry["error"] else ""))
+    return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""The reconciler: abandoned attempts, lost enqueues, retention, the missed-payment
+sweep, overlapping passes, Kubernetes and Pushgateway."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+from fastapi import FastAPI, Request
+from kubernetes import client as kube_client
+
+from services.cli.reconcile_command import one_pass
+from services.core.events import NewEvent
+from services.core.rqjobs import scheduled_jobs_key
+from services.worker.kube import Cluster
+from services.worker.reconciler import Reconciler
+from services.worker.upstream.mercadopago import MercadoPago
+from tests.support.fake_kube import create_fake_kube, pod
+from tests.support.servers import serve_app
+from tests.support.waiting import wait_until
+
+WORKER_LABELS = {"app.kubernetes.io/component": "worker", "app.kubernetes.io/instance": "pay"}
+SELECTOR = "app.kubernetes.io/component=worker,app.kubernetes.io/instance=pay"
+
+
+@pytest.fixture
+def fake_kube():
+    pods, events, requests = [], [], []
+    with serve_app(create_fake_kube(pods, events, requests)) as url:
+        configuration = kube_client.Configuration(host=url)
+        api = kube_client.ApiClient(configuration)
+        yield Cluster(api, "payments"), pods, events, requests
+
+
+def _tag_posts(state):
+    return [c for c in state.calls_to("ghl", "POST", "/contacts/") if c.path.endswith("/tags")]
+
+
+def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(pipeline, sandbox, start_worker, worker_env, fake_kube):
+    state, _ = sandbox
+    cluster, pods, events, _ = fake_kube
+    state.put_payment("4001", "approved")
+    state.latency_seconds = 2.0
+    run = pipeline(WORKER_POD_SELECTOR=SELECTOR, POD_NAME="pay-reconcile-29001-abcde")
+    pods.append(pod("pay-reconcile-29001-abcde", {"job-name": "pay-reconcile-29001"}, owner_job="pay-reconcile-29001"))
+    worker = start_worker(worker_env(POD_NAME="pay-worker-7d9f-x1"))
+    pods.append(pod("pay-worker-7d9f-x1", WORKER_LABELS))
+    event_id = run.notify("4001")
+    wait_until(lambda: run.store.get(event_id).status == "processing", message="the attempt to start")
+    worker.signal_group(signal.SIGKILL)  # the whole process group, as the kubelet does
+    worker.wait()
+
+    reconciler = Reconciler(run.settings, run.store.redis, cluster=cluster)
+    # While the pod still runs, the attempt is left alone (it is younger than the timeout).
+    assert reconciler.run_pass().recovered["worker_gone"] == 0
+    pods[:] = [p for p in pods if p["metadata"]["name"] != "pay-worker-7d9f-x1"]
+    assert one_pass(reconciler) == 0
+
+    event = run.store.get(event_id)
+    assert event.status == "pending" and event.history[0]["outcome"] == "abandoned"
+    assert "worker pay-worker-7d9f-x1" in event.history[0]["error"]
+    # The pass told Kubernetes, on its own Job.
+    assert events and events[0]["involvedObject"] == {"apiVersion": "batch/v1", "kind": "Job", "name": "pay-reconcile-29001", "namespace": "payments"}
+    assert "1 whose worker pod is gone" in events[0]["message"]
+
+    state.latency_seconds = 0
+    run.drain()
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.attempts == 2
+    assert [h["outcome"] for h in event.history] == ["abandoned", "success"]
+    assert len(_tag_posts(state)) == 1
+    assert next(iter(state.contacts.values()))["tags"] == ["mp-payment-approved"]
+
+
+def test_outside_a_cluster_abandoned_attempts_are_recovered_by_time(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("4002", "approved")
+    run = pipeline(JOB_TIMEOUT_SECONDS="30")
+    _, event_id = run.store.receive(NewEvent(source="webhook", type="payment", resource_id="4002", webhook_id="w4002"), now=time.time() - 40)
+    job_id = run.store.get(event_id).job_id
+    # A worker that claimed the event 31 s ago and then vanished.
+    attempt = run.store.claim(event_id, job_id, "gone-host.abc", now=time.time() - 31)
+    assert attempt.number == 1
+    patient = Reconciler(replace(run.settings, job_timeout_seconds=60), run.store.redis)
+    assert patient.run_pass().recovered["abandoned_timeout"] == 0
+    summary = Reconciler(run.settings, run.store.redis).run_pass()
+    assert summary.recovered["abandoned_timeout"] == 1
+    run.drain()
+    assert run.store.get(event_id).status == "success"
+
+
+def test_abandoned_last_attempt_ends_failed(pipeline):
+    run = pipeline(RETRY_DELAYS="none", JOB_TIMEOUT_SECONDS="5")
+    event_id = run.notify("4003")
+    run.store.claim(event_id, "job", "gone.abc")
+    Reconciler(run.settings, run.store.redis).run_pass(now=time.time() + 10)
+    event = run.store.get(event_id)
+    assert event.status == "failed" and event.last_error.startswith("attempt abandoned")
+
+
+def test_lost_enqueue_is_requeued_once_due(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("4004", "approved")
+    run = pipeline()
+    queue_key = f"rq:queue:{run.settings.queue_name}"
+    fresh = run.notify("4004")
+    _, lost = run.store.receive(NewEvent(source="ipn", type="payment", resource_id="4004b"), now=time.time() - 60)
+    # Both jobs vanish (a Redis failover lost them, say).
+    assert run.store.redis.delete(queue_key) == 1
+    summary = Reconciler(run.settings, run.store.redis).run_pass()
+    # Only the event due for longer than the grace period counts as lost.
+    assert summary.recovered["lost_enqueue"] == 1
+    assert run.store.redis.lrange(queue_key, 0, -1) == [run.store.get(lost).job_id.encode()]
+    assert run.store.get(fresh).status == "pending"
+    assert Reconciler(run.settings, run.store.redis).run_pass().recovered["lost_enqueue"] == 0
+
+
+def test_scheduled_retry_is_not_taken_for_lost(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("4005", "approved")
+    state.fail_next("mp", "GET", "/v1/payments/4005", 500)
+    run = pipeline(RETRY_DELAYS="100")
+    event_id = run.notify("4005")
+    run.work()
+    assert run.store.redis.zcard(scheduled_jobs_key(run.settings.key_prefix)) == 1
+    # Due long ago as far as the reconciler can tell, yet its job waits in the schedule.
+    run.store.redis.zadd(f"{run.settings.key_prefix}:due", {event_id: time.time() - 300})
+    summary = Reconciler(run.settings, run.store.redis).run_pass()
+    assert summary.recovered["lost_enqueue"] == 0
+    assert run.store.get(event_id).status == "pending"
+
+
+def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
+    run = pipeline()
+    reconciler = Reconciler(run.settings, run.store.redis)
+    run.store.redis.set(reconciler.lock_key, "someone-else")
+    assert reconciler.run_pass() is None
+    assert one_pass(reconciler) == 0
+    assert "another reconcile pass is running" in capsys.readouterr().out
+    run.store.redis.delete(reconciler.lock_key)
+    # Two passes started together: exactly one runs.
+    results = []
+    barrier = threading.Barrier(2)
+
+    def go():
+        barrier.wait()
+        results.append(Reconciler(run.settings, run.store.redis).run_pass())
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) >= 1
+    assert run.store.redis.get(reconciler.lock_key) is None
+
+
+def _finished(run, resource, received_at, outcome):
+    status, event_id = run.store.receive(NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=resource), now=received_at)
+    attempt = run.store.claim(event_id, "j", "w.x", now=received_at)
+    run.store.finish(event_id, attempt.number, outcome, now=received_at)
+    return event_id
+
+
+def test_retention_deletes_only_old_finished_events_with_their_indexes(pipeline):
+    run = pipeline(RETENTION_SUCCESS_DAYS="30", RETENTION_FAILED_DAYS="90", RETRY_DELAYS="none")
+    now = time.time()
+    day = 86400
+    old_success = _finished(run, "r1", now - 31 * day, "success")
+    young_success = _finished(run, "r2", now - 29 * day, "success")
+    old_failed = _finished(run, "r3", now - 91 * day, "permanent")
+    young_failed = _finished(run, "r4", now - 60 * day, "permanent")
+    _, old_pending = run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r5", webhook_id="r5"), now=now - 400 * day)
+    _, old_processing = run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r6", webhook_id="r6"), now=now - 400 * day)
+    run.store.claim(old_processing, "j", "w.x", now=now)  # received long ago, running now
+
+    summary = Reconciler(run.settings, run.store.redis).run_pass(now=now)
+    assert summary.deleted == {"success": 1, "failed": 1}
+    assert run.store.get(old_success) is None and run.store.get(old_failed) is None
+    for kept in (young_success, young_failed, old_pending, old_processing):
+        assert run.store.get(kept) is not None
+    all_ids = {e.id for e in run.store.page(limit=500).items}
+    assert old_success not in all_ids and old_failed not in all_ids
+    assert run.store.stats()["by_status"] == {"pending": 1, "processing": 1, "success": 1, "failed": 1}
+    assert not run.store.redis.exists(f"{run.settings.key_prefix}:history:{old_success}")
+    assert not run.store.redis.exists(f"{run.settings.key_prefix}:dedupe:payment:r1")
+    # The marker is gone with its event: the same notification id is new again.
+    assert run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r1", webhook_id="r1"))[0] == "received"
+
+
+def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sandbox):
+    state, _ = sandbox
+    run = pipeline(RECONCILE_SWEEP_PAGE_SIZE="2")
+    for n in range(5):
+        state.put_payment(str(5000 + n), "approved", updated=time.time() - 60)
+    run.notify("5000")
+    run.notify("5001")
+    run.drain()  # 5000 and 5001 were notified and processed; 5002-5004 never arrived
+    state.put_payment("5001", "refunded", updated=time.time() - 30)  # changed since: its new state is unprocessed
+
+    reconciler = Reconciler(run.settings, run.store.redis, mercadopago=MercadoPago(run.settings))
+    summary = reconciler.run_pass()
+    assert summary.recovered["missed_notification"] == 4
+    searches = state.calls_to("mp", "GET", "/v1/payments/search")
+    assert [c.query["offset"] for c in searches] == ["0", "2", "4"]
+    assert searches[0].query["range"] == "date_last_updated" and searches[0].query["limit"] == "2"
+    swept = [e for e in run.store.page(limit=50).items if e.source == "reconcile"]
+    assert sorted(e.resource_id for e in swept) == ["5001", "5002", "5003", "5004"]
+
+    # A second pass before processing finds the same states: no duplicates.
+    assert reconciler.run_pass().recovered["missed_notification"] == 0
+    run.drain()
+    assert reconciler.run_pass().recovered["missed_notification"] == 0
+    assert all(run.store.get(e.id).status == "success" for e in swept)
+
+
+def test_sweep_failure_fails_the_pass(pipeline, sandbox):
+    state, _ = sandbox
+    state.fail_next("mp", "GET", "/v1/payments/search", 500)
+    run = pipeline()
+    reconciler = Reconciler(run.settings, run.store.redis, mercadopago=MercadoPago(run.settings))
+    assert one_pass(reconciler) == 1
+
+
+def test_pass_pushes_metrics_to_the_pushgateway(pipeline):
+    pushes = []
+    gateway = FastAPI()
+
+    @gateway.post("/metrics/job/{job}/prefix/{prefix}")
+    async def push(job: str, prefix: str, request: Request):
+        pushes.append((job, prefix, (await request.body()).decode()))
+        return {}
+
+    with serve_app(gateway) as url:
+        run = pipeline(PUSHGATEWAY_URL=url)
+        assert one_pass(Reconciler(run.settings, run.store.redis)) == 0
+    job, prefix, body = pushes[0]
+    assert job == "mpwh-reconciler" and prefix == run.settings.key_prefix
+    assert "mpwh_reconciler_last_success_timestamp_seconds" in body
+    assert 'mpwh_reconciler_recovered_total{reason="lost_enqueue"} 0.0' in body

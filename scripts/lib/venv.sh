@@ -4,7 +4,7 @@ ensure_venv() {
     local extras="${1:-}"
     local python
     for python in python3.13 python3.12 python3.11 python3; do
-        if command -v "$python" >/dev/null && "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        if "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
             break
         fi
         python=""

@@ -20,7 +20,10 @@ def new_event_id(now: float | None = None) -> str:
 
 def id_floor(timestamp: float) -> str:
     """The smallest id that can be created at or after `timestamp` (for since/until)."""
-    return f"{int(timestamp * 1000):0{_TIME_DIGITS}x}"
+    # Whole microseconds first: a float like `until + 0.001` times 1000 can land just
+    # below the millisecond it means (…780123.9999), and truncating it would drop the
+    # events of that millisecond from an inclusive `until`.
+    return f"{round(timestamp * 1_000_000) // 1000:0{_TIME_DIGITS}x}"
 
 
 def id_timestamp(event_id: str) -> float:

@@ -14,3 +14,10 @@ RECEIVE_DURATION = Histogram(
     "Time from request start to the answer of POST /webhooks/mp.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+
+# Series exist from start-up at 0, so rate()/increase() see the first notification of
+# each outcome too (a counter born at 1 looks like no increase to Prometheus).
+for _outcome in ("received", "duplicate", "invalid_signature", "unavailable"):
+    WEBHOOKS_RECEIVED.labels("payment", _outcome)
+for _outcome in ("bad_request", "too_large"):
+    WEBHOOKS_RECEIVED.labels("unknown", _outcome)

@@ -35,3 +35,10 @@ GHL_RATE_LIMIT_WAIT_SECONDS = Counter(
     "mpwh_ghl_rate_limit_wait_seconds_total",
     "Seconds spent waiting for GoHighLevel's rate limit.",
 )
+
+# Series exist from start-up at 0, so rate()/increase() see the first event of each
+# outcome too (a counter born at 1 looks like no increase to Prometheus).
+for _outcome in ("success", "retry", "failed"):
+    EVENTS_PROCESSED.labels("payment", _outcome)
+for _upstream in ("mercadopago", "highlevel"):
+    UPSTREAM_DURATION.labels(_upstream)

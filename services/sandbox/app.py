@@ -57,23 +57,20 @@ def create_sandbox(state: SandboxState) -> FastAPI:
             )
         return {"paging": {"total": len(matching), "limit": limit, "offset": offset}, "results": matching[offset : offset + limit]}
 
-    @mp.get("/v1/payments/{payment_id}")
-    async def get_payment(request: Request, payment_id: str) -> Any:
+    async def lookup(request: Request, found: dict[str, Any] | None, what: str) -> Any:
         if (refused := await guard(request, "mp")) is not None:
             return refused
-        payment = state.payments.get(payment_id)
-        if payment is None:
-            return JSONResponse({"message": "Payment not found", "error": "not_found", "status": 404}, status_code=404)
-        return payment
+        if found is None:
+            return JSONResponse({"message": f"{what} not found", "error": "not_found", "status": 404}, status_code=404)
+        return found
+
+    @mp.get("/v1/payments/{payment_id}")
+    async def get_payment(request: Request, payment_id: str) -> Any:
+        return await lookup(request, state.payments.get(payment_id), "Payment")
 
     @mp.get("/merchant_orders/{order_id}")
     async def get_merchant_order(request: Request, order_id: str) -> Any:
-        if (refused := await guard(request, "mp")) is not None:
-            return refused
-        order = state.merchant_orders.get(order_id)
-        if order is None:
-            return JSONResponse({"message": "Merchant order not found", "status": 404}, status_code=404)
-        return order
+        return await lookup(request, state.merchant_orders.get(order_id), "Merchant order")
 
     ghl = APIRouter(prefix="/ghl")
 

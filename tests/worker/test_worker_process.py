@@ -33,16 +33,21 @@ def _notify(store: EventStore, payment_id: str) -> str:
     return store.receive(NewEvent(source="webhook", type="payment", resource_id=payment_id, webhook_id=f"w{payment_id}"))[1]
 
 
-def test_sigterm_during_a_job_finishes_it_then_exits(worker_env, sandbox, start_worker):
+def _worker_mid_attempt(worker_env, sandbox, start_worker, payment_id: str, latency: float):
+    """A worker process in the middle of an attempt whose upstream calls each take `latency`."""
     state, _ = sandbox
-    state.put_payment("3001", "approved")
-    state.latency_seconds = 1.0  # each upstream call takes a second
+    state.put_payment(payment_id, "approved")
+    state.latency_seconds = latency
     env = worker_env()
     store = _store(env)
     worker = start_worker(env)
-    event_id = _notify(store, "3001")
+    event_id = _notify(store, payment_id)
     wait_until(lambda: store.get(event_id).status == "processing", message="the attempt to start")
+    return state, store, worker, event_id
 
+
+def test_sigterm_during_a_job_finishes_it_then_exits(worker_env, sandbox, start_worker):
+    state, store, worker, event_id = _worker_mid_attempt(worker_env, sandbox, start_worker, "3001", latency=1.0)
     worker.signal_group(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     event = store.get(event_id)
@@ -51,15 +56,7 @@ def test_sigterm_during_a_job_finishes_it_then_exits(worker_env, sandbox, start_
 
 
 def test_worker_killed_mid_job_leaves_the_event_processing_not_lost(worker_env, sandbox, start_worker):
-    state, _ = sandbox
-    state.put_payment("3002", "approved")
-    state.latency_seconds = 2.0
-    env = worker_env()
-    store = _store(env)
-    worker = start_worker(env)
-    event_id = _notify(store, "3002")
-    wait_until(lambda: store.get(event_id).status == "processing", message="the attempt to start")
-
+    _, store, worker, event_id = _worker_mid_attempt(worker_env, sandbox, start_worker, "3002", latency=2.0)
     worker.signal_group(signal.SIGKILL)
     worker.wait()
     event = store.get(event_id)

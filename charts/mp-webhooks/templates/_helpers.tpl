@@ -226,6 +226,20 @@ env:
 {{- end }}
 {{- end }}
 
+{{/*
+A long-running application container's securityContext. With dev.reload the root
+filesystem is writable, because skaffold's file sync writes into /app/services.
+*/}}
+{{- define "mp-webhooks.appContainerSecurityContext" -}}
+{{- if .Values.dev.reload }}
+{{- $context := deepCopy .Values.containerSecurityContext }}
+{{- $_ := set $context "readOnlyRootFilesystem" false }}
+{{- toYaml $context }}
+{{- else }}
+{{- toYaml .Values.containerSecurityContext }}
+{{- end }}
+{{- end }}
+
 {{/* Roll the pods when settings or chart-managed secrets change. */}}
 {{- define "mp-webhooks.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}

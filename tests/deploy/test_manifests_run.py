@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 import redis
+import yaml
 
 from tests.deploy.conftest import (
     CHART,
@@ -387,13 +388,15 @@ def test_reconciler_cronjob_pass_exits_zero(manifest: Rendered, upstream: Upstre
         except subprocess.TimeoutExpired:
             pytest.fail(f"the reconciler pass ran past {deadline:.0f}s:\n{running.output()}", pytrace=False)
         assert code == 0, f"the reconciler pass exited {code}:\n{running.output()}"
-    # The sweep for missed notifications reached MP_API_BASE_URL with MP_ACCESS_TOKEN from
-    # the Secret: the CronJob's environment carries both.
-    if local.env.get("RECONCILE_SWEEP_ENABLED", "true").lower() not in ("false", "0", "no", "off"):
-        token = secret_data(manifest, f"{manifest.of_kind('Secret')[0]['metadata']['name']}")["MP_ACCESS_TOKEN"]
-        searches = [r for r in upstream.requests if r[1].startswith("/v1/payments/search")]
-        assert searches, f"no payments search reached the stub:\n{running.output()}"
-        assert all(auth == f"Bearer {token}" for _, _, auth in searches)
+    # The scenario sets an access token and leaves the sweep on "auto", so the pass must
+    # have searched Mercado Pago at MP_API_BASE_URL with the token from the Secret: the
+    # CronJob's environment carries both.
+    token = yaml.safe_load(values_file("local-run").read_text())["secrets"]["mpAccessToken"]
+    assert local.env.get("MP_ACCESS_TOKEN") == token, "the CronJob does not get MP_ACCESS_TOKEN"
+    assert "RECONCILE_SWEEP_ENABLED" not in local.env
+    searches = [r for r in upstream.requests if r[1].startswith("/v1/payments/search")]
+    assert searches, f"no payments search reached the stub:\n{running.output()}"
+    assert all(auth == f"Bearer {token}" for _, _, auth in searches)
 
 
 def notes_commands(worker_deployment: str) -> list[list[str]]:

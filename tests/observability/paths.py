@@ -15,7 +15,7 @@ PLAIN_RULES_TESTS = ROOT / "k8s" / "prometheus" / "mp-webhooks.rules.test.yml"
 NO_NOTIFICATIONS_TESTS = Path(__file__).resolve().parent / "no-notifications.rules.test.yml"
 RENDER_RULES = ROOT / "scripts" / "render-rules"
 RUNTIME_CONTRACT = ROOT / "docs" / "runtime-contract.md"
-OBSERVABILITY_DOC = ROOT / "docs" / "observability.md"
+OBSERVABILITY_DOC = ROOT / "README.md"
 
 
 def tool(name: str) -> str:

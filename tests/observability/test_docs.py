@@ -1,4 +1,4 @@
-"""docs/observability.md (folded into README.md) has a runbook for every alert, under a
+"""README.md has a runbook for every alert, under a
 heading whose GitHub anchor is exactly the one the alert's runbook_url points at."""
 
 from __future__ import annotations

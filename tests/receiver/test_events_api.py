@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from services.core.events import NewEvent
 
-from .conftest import Receiver, unique, webhook_body
+from .conftest import Receiver, signed_headers, unique, webhook_body
 
 # 2024-05-01T00:00:00Z: seeded events get exact, known receive times.
 BASE = datetime(2024, 5, 1, tzinfo=UTC).timestamp()
@@ -209,17 +210,16 @@ def test_cursor_is_stable_under_concurrent_inserts(receiver: Receiver):
     original = [receiver.post_webhook(webhook_body(unique("orig"))).json()["event_id"] for _ in range(40)]
     stop = threading.Event()
     inserted: list[str] = []
+    failures: list[str] = []
 
     def keep_inserting() -> None:
-        import httpx
-
-        from .conftest import signed_headers
-
         with httpx.Client(base_url=receiver.url, timeout=30) as client:
             while not stop.is_set() and len(inserted) < 500:
                 data_id = unique("new")
                 response = client.post("/webhooks/mp", json=webhook_body(data_id), headers=signed_headers(data_id))
-                assert response.status_code == 200
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text}")
+                    return
                 inserted.append(response.json()["event_id"])
 
     thread = threading.Thread(target=keep_inserting)
@@ -244,6 +244,7 @@ def test_cursor_is_stable_under_concurrent_inserts(receiver: Receiver):
         stop.set()
         thread.join()
 
+    assert failures == []
     assert pages >= 6
     assert len(seen) == len(set(seen)), "an event was listed twice"
     assert seen == sorted(seen, reverse=True)

@@ -1,21 +1,32 @@
 """k8s/: the dev stack `skaffold dev` deploys next to the chart (k8s/dev) and the
 rendered manifests for chart-less installs (k8s/rendered), valid for the Kubernetes
 minors the chart supports; the rendered file is exactly what the chart produces (set
-MPWH_UPDATE_RENDERED=1 to rewrite it), and the dev Prometheus labels its targets the way
-the chart's ServiceMonitor does, so the alert rules and dashboards work on both."""
+MPWH_UPDATE_RENDERED=1 to rewrite it), the dev Prometheus labels its targets the way
+the chart's ServiceMonitor does, so the alert rules and dashboards work on both, and the
+dev sandbox (`mp-webhooks sandbox`, started here from its manifest) is what the dev
+release's worker and reconciler reach, through the NetworkPolicies, with the credentials
+it demands."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.deploy.conftest import ROOT, template, tool, venv_bin
+from services.core.settings import load_settings
+from services.worker.runner import build_processor
+from services.worker.upstream.mercadopago import MercadoPago
+from tests.deploy.conftest import ROOT, Rendered, pod_template, selector_matches, template, tool, venv_bin
 from tests.deploy.test_chart_validation import KUBERNETES_VERSIONS
+from tests.deploy.test_manifests_run import STARTUP_BUDGET_SECONDS, localize, resolve_env, started, wait_for
+from tests.deploy.test_skaffold import dev_profile, render_dev_release, sandbox_manifest, sandbox_url
 
 K8S = ROOT / "k8s"
 RENDERED = K8S / "rendered" / "mp-webhooks.yaml"
@@ -76,7 +87,7 @@ def test_dev_stack_lives_in_one_restricted_namespace() -> None:
     for deployment in (o for o in objects if o["kind"] == "Deployment"):
         spec = deployment["spec"]["template"]["spec"]
         assert spec["securityContext"]["runAsNonRoot"] is True
-        for container in spec["containers"]:
+        for container in spec.get("initContainers", []) + spec["containers"]:
             sc = container["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
             assert sc["readOnlyRootFilesystem"] is True
@@ -159,3 +170,142 @@ def test_dev_values_point_at_the_dev_stack() -> None:
     chart_values = yaml.safe_load((ROOT / "charts" / "mp-webhooks" / "values.yaml").read_text())
     assert (sidecar_env["LABEL"], sidecar_env["LABEL_VALUE"]) == \
         (chart_values["dashboards"]["label"], chart_values["dashboards"]["labelValue"])
+
+
+# --- the sandbox standing in for Mercado Pago and GoHighLevel ----------------------------------
+
+def test_dev_sandbox_runs_mp_webhooks_sandbox_from_the_worker_image() -> None:
+    deployment, service = sandbox_manifest()
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    [port] = service["spec"]["ports"]
+    [declared] = container["ports"]
+    assert port["targetPort"] == declared["name"] == "http"
+    assert container["command"] + container["args"] == \
+        ["mp-webhooks", "sandbox", "--host", "0.0.0.0", "--port", str(declared["containerPort"])]
+    assert port["port"] == declared["containerPort"] == 8010
+    assert selector_matches(service["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+    # The image name is the worker artifact's, which skaffold replaces with what it built.
+    worker = [a for a in dev_profile()["build"]["artifacts"] if a["image"] == "mp-webhooks-worker"]
+    images = {c["image"] for c in spec.get("initContainers", []) + spec["containers"]}
+    assert worker and images == {"mp-webhooks-worker"}
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[kind]["httpGet"] == {"path": "/sandbox/contacts", "port": "http"}, kind
+    assert {"MP_ACCESS_TOKEN", "GHL_API_TOKEN", "GHL_API_VERSION", "GHL_LOCATION_ID"} <= \
+        {e["name"] for e in container["env"]}
+    # skaffold's file sync writes services/**/*.py into every container of the worker image,
+    # this one too (and fails for all of them if one refuses): /app/services is writable,
+    # a copy of the image's sources made by the init container, the rest stays read-only.
+    sync = worker[0]["sync"]["manual"][0]["dest"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert "emptyDir" in volumes[mounts[f"{sync}/services"]]
+    [init] = spec["initContainers"]
+    [init_mount] = init["volumeMounts"]
+    assert init_mount["name"] == mounts[f"{sync}/services"]
+    assert init["command"] == ["cp", "-R", f"{sync}/services/.", init_mount["mountPath"].rstrip("/") + "/"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def policy_allows(policies: list[dict[str, Any]], direction: str, pod: dict[str, str], peer: dict[str, str],
+                  port: int, port_name: str) -> bool:
+    """Whether NetworkPolicies of one namespace let `pod` (labels) accept a connection from
+    (Ingress) or open one to (Egress) `peer` (labels, same namespace) on the port."""
+    selecting = [p for p in policies if direction in p["spec"].get("policyTypes", ["Ingress"])
+                 and selector_matches(p["spec"]["podSelector"].get("matchLabels", {}), pod)]
+    assert not any(p["spec"]["podSelector"].get("matchExpressions") for p in policies), "not simulated"
+    if not selecting:
+        return True  # not isolated in this direction
+    for policy in selecting:
+        for rule in policy["spec"].get(direction.lower(), []):
+            peers = rule.get("from" if direction == "Ingress" else "to")
+            ports = rule.get("ports")
+            peer_ok = peers is None or any(
+                set(entry) == {"podSelector"} and not entry["podSelector"].get("matchExpressions")
+                and selector_matches(entry["podSelector"].get("matchLabels", {}), peer) for entry in peers)
+            port_ok = not ports or any(p.get("port") in (port, port_name) and p.get("protocol", "TCP") == "TCP"
+                                       for p in ports)
+            if peer_ok and port_ok:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("egress", [False, True], ids=["dev-values", "egress-enabled"])
+def test_dev_network_policies_let_worker_and_reconciler_reach_the_sandbox(egress: bool) -> None:
+    [release] = dev_profile()["deploy"]["helm"]["releases"]
+    args = [a for path in release["valuesFiles"] for a in ("-f", str(ROOT / path))]
+    if egress:  # the dev values keep a rule for the sandbox in case egress is turned on
+        args += ["--set", "networkPolicy.egress.enabled=true"]
+    chart = template(*args, release=release["name"], namespace=release["namespace"])
+    dev_policies = [o for path in DEV_FILES for o in load(path) if o["kind"] == "NetworkPolicy"]
+    policies = chart.of_kind("NetworkPolicy") + dev_policies
+    assert {p["metadata"]["namespace"] for p in policies} == {release["namespace"]}
+    sandbox, service = sandbox_manifest()
+    sandbox_labels = sandbox["spec"]["template"]["metadata"]["labels"]
+    [port] = service["spec"]["ports"]
+    [container] = sandbox["spec"]["template"]["spec"]["containers"]
+    number = next(p["containerPort"] for p in container["ports"] if p["name"] == port["targetPort"])
+    assert any(selector_matches(p["spec"]["podSelector"].get("matchLabels", {}), sandbox_labels)
+               for p in dev_policies), "the sandbox must be covered by k8s/dev's policy"
+    for kind, component in (("Deployment", "worker"), ("CronJob", "reconciler")):
+        labels = pod_template(chart.component(kind, component))["metadata"]["labels"]
+        assert policy_allows(policies, "Egress", labels, sandbox_labels, number, port["targetPort"]), \
+            f"{component} -> sandbox blocked by egress (egress.enabled={egress})"
+        assert policy_allows(policies, "Ingress", sandbox_labels, labels, number, port["targetPort"]), \
+            f"{component} -> sandbox blocked by the sandbox's ingress policy"
+    default_deny = chart.get("NetworkPolicy", f"{release['name']}-default-deny")
+    assert ("Egress" in default_deny["spec"]["policyTypes"]) is egress
+
+
+def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_path: Path) -> None:
+    """The sandbox, started as its manifest says, answers its probes; the worker's and the
+    reconciler's settings as the dev release gives them (ConfigMap and Secret resolved,
+    only the Service's address replaced by the local one) process a payment end to end
+    and search payments, with the credentials the sandbox demands."""
+    deployment, _ = sandbox_manifest()
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    local = localize(Rendered(""), deployment, container, tmp_path)
+    with started(local, tmp_path / "sandbox.log") as running:
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = container[kind]["httpGet"]
+            wait_for(running, local.ports[probe["port"]], probe["path"], STARTUP_BUDGET_SECONDS)
+        base = f"http://127.0.0.1:{local.ports['http']}"
+
+        rendered = render_dev_release()
+        payment_id = str(uuid.uuid4().int % 10**10)
+        body = {"status": "approved", "email": f"{payment_id}@example.com"}
+        request = urllib.request.Request(f"{base}/sandbox/payments/{payment_id}", method="PUT",
+                                         data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        settings = {}
+        for kind, component in (("Deployment", "worker"), ("CronJob", "reconciler")):
+            workload = rendered.component(kind, component)
+            [app] = pod_template(workload)["spec"]["containers"]
+            env = resolve_env(rendered, workload, app)
+            for name in ("MP_API_BASE_URL", "GHL_API_BASE_URL"):
+                assert env[name].startswith(sandbox_url() + "/"), f"{component} {name}={env[name]}"
+                env[name] = env[name].replace(sandbox_url(), base)
+            env.update(REDIS_URL=redis_url, MPWH_KEY_PREFIX=f"t{uuid.uuid4().hex[:10]}")
+            settings[component] = load_settings(env)
+
+        processor = build_processor(settings["worker"], "deploy-test")
+        try:
+            result = processor.handlers.payment(payment_id)
+        finally:
+            processor.handlers.mercadopago.close()
+            processor.handlers.highlevel.close()
+        assert result["action"] == "tagged", f"{result}\n{running.output()}"
+        with urllib.request.urlopen(f"{base}/sandbox/contacts", timeout=5) as response:
+            contacts = json.load(response)
+        [contact] = [c for c in contacts if c["id"] == result["contact_id"]]
+        assert contact["email"] == f"{payment_id}@example.com" and contact["tags"] == result["tags"]
+
+        assert settings["reconciler"].reconcile_sweep_enabled, "the dev reconciler sweeps the sandbox"
+        mercadopago = MercadoPago(settings["reconciler"])
+        try:
+            found = mercadopago.search_payments(begin="2000-01-01T00:00:00.000+00:00",
+                                                end="2100-01-01T00:00:00.000+00:00", offset=0, limit=50)
+        finally:
+            mercadopago.close()
+        assert payment_id in {str(p["id"]) for p in found["results"]}

@@ -11,6 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from services.core.logs import configure_logging
@@ -20,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     app = create_app(settings)
     configure_logging(settings.log_level)
+    # Everything alive after start-up lives as long as the process: moving it out of the
+    # collector's reach turns ~65 ms full collections (the p99 under load) into short ones.
+    gc.collect()
+    gc.freeze()
     # Access logs off: every accepted notification is logged by the route, with its id.
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, server_header=False)
     return 0

@@ -1,7 +1,8 @@
 """The event store: every operation on events is one Lua script, so it is atomic and one
 round trip. The same class serves the receiver's `redis.asyncio` client and the
 worker's and CLI's blocking client: a method returns the parsed result directly for a
-blocking client and an awaitable of it for an asyncio one.
+blocking client and an awaitable of it for an asyncio one (whose calls of one event-loop
+turn share a pipeline: services/core/batching.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from . import rqjobs
+from .batching import ScriptBatcher
 from .events import STATUSES, Event, NewEvent
 from .ids import id_floor, new_event_id
 from .settings import Settings
@@ -71,9 +73,13 @@ class EventStore:
             name: redis.register_script(_script_source(name))
             for name in ("receive", "claim", "finish", "requeue", "delete", "page", "get", "stats", "pipeline")
         }
+        self._batcher = ScriptBatcher(redis) if isinstance(redis, AsyncRedis) else None
 
     def _run(self, name: str, args: list[Any], parse: Callable[[Any], T]) -> T:
-        result = self._scripts[name](args=self._base_args + args)
+        if self._batcher is not None:
+            result = self._batcher.call(self._scripts[name], self._base_args + args)
+        else:
+            result = self._scripts[name](args=self._base_args + args)
         if inspect.isawaitable(result):
             async def finish() -> T:
                 return parse(await result)
@@ -81,19 +87,16 @@ class EventStore:
             return finish()  # type: ignore[return-value]
         return parse(result)
 
-    def _job(self, event_id: str) -> tuple[str, list[Any]]:
-        job_id = rqjobs.new_job_id(event_id)
-        fields = rqjobs.job_fields(event_id, job_id, self.settings.queue_name, self.settings.job_timeout_seconds)
-        return job_id, fields
+    def _job(self, event_id: str) -> list[Any]:
+        return rqjobs.job_args(event_id, self.settings.queue_name, self.settings.job_timeout_seconds)
 
     def receive(self, event: NewEvent, now: float | None = None) -> tuple[str, str]:
         """Stores and queues a notification; returns ("received" | "already_received", event id)."""
         now = time.time() if now is None else now
         event_id = new_event_id(now)
         marker, collapse = event.marker()
-        job_id, fields = self._job(event_id)
         fields_json = _json(event.redis_fields(self.settings.max_attempts))
-        args = [event_id, repr(now), marker, collapse, fields_json, job_id, rqjobs.enqueued_at_now(), *fields]
+        args = [event_id, repr(now), marker, collapse, fields_json, *self._job(event_id)]
         return self._run("receive", args, lambda r: (_text(r[0]), _text(r[1])))
 
     def get(self, event_id: str) -> Event | None:
@@ -151,9 +154,7 @@ class EventStore:
     def requeue(self, event_id: str, *, mode: str = "manual", expected_job_id: str = "", now: float | None = None) -> str:
         """Queues an event now. Returns "queued", or why not ("missing", "processing", "changed")."""
         now = time.time() if now is None else now
-        job_id, fields = self._job(event_id)
-        budget = self.settings.max_attempts
-        args = [event_id, mode, repr(now), job_id, rqjobs.enqueued_at_now(), budget, expected_job_id, *fields]
+        args = [event_id, mode, repr(now), self.settings.max_attempts, expected_job_id, *self._job(event_id)]
         return self._run("requeue", args, lambda r: _text(r[0]))
 
     def claim(self, event_id: str, job_id: str, worker: str, now: float | None = None) -> Attempt:
@@ -182,10 +183,9 @@ class EventStore:
         """Ends an attempt with 'success', 'retryable' or 'permanent'. Returns the event's
         fate: "success", "retry", "failed", or "stale" when the attempt is no longer current."""
         now = time.time() if now is None else now
-        job_id, fields = self._job(event_id)
         args = [
             event_id, attempt, outcome, repr(now), error, _json(result) if result is not None else "",
-            repr(now if retry_at is None else retry_at), job_id, rqjobs.enqueued_at_now(), history_outcome, *fields,
+            repr(now if retry_at is None else retry_at), history_outcome, *self._job(event_id),
         ]
         return self._run("finish", args, lambda r: _text(r[0]))
 

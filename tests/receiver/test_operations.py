@@ -277,3 +277,28 @@ def test_an_rq_worker_runs_the_stored_job(receiver: Receiver, monkeypatch):
         assert job.get_status() == "finished"
         assert job.return_value() == {"event_id": event_id}
     wait_until(lambda: queue.finished_job_registry.count == 2, timeout=5, message="finished registry")
+
+
+def test_stored_job_hash_is_what_rq_itself_writes(store):
+    """The job the store's script writes holds the fields RQ's own Job.create().to_dict()
+    gives (empty ones left out), and RQ loads it."""
+    import zlib
+
+    from rq.job import Job
+
+    from services.core import rqjobs
+    from services.core.events import NewEvent
+
+    _, event_id = store.receive(NewEvent(source="webhook", type="payment", resource_id="1", webhook_id="w1"))
+    job_id = store.get(event_id).job_id
+    stored = {k.decode(): v for k, v in store.redis.hgetall(f"rq:job:{job_id}").items()}
+    theirs = Job.create(rqjobs.PROCESS_EVENT, args=(event_id,), id=job_id, connection=store.redis,
+                        origin=store.settings.queue_name, timeout=store.settings.job_timeout_seconds + 30,
+                        result_ttl=rqjobs.RESULT_TTL_SECONDS, failure_ttl=rqjobs.FAILURE_TTL_SECONDS,
+                        description=f"process event {event_id}").to_dict()
+    assert zlib.decompress(stored.pop("data")) == zlib.decompress(theirs.pop("data"))
+    assert stored.pop("status") == b"queued" and stored.pop("enqueued_at") == stored.pop("created_at")
+    theirs.pop("created_at"), theirs.pop("status")
+    assert stored == {k: str(v).encode() for k, v in theirs.items() if v != ""}
+    job = Job.fetch(job_id, connection=store.redis)
+    assert job.func_name == rqjobs.PROCESS_EVENT and job.args == (event_id,) and job.get_status() == "queued"

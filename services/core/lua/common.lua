@@ -28,20 +28,29 @@ local function set_status(id, event_type, old, new)
   redis.call('HSET', event_key(id), 'status', new)
 end
 
--- Writes the RQ job hash (fields prepared by RQ's own Job.to_dict in Python) and either
--- pushes it on the queue now or puts it in rq-scheduler's sorted set for `at`.
--- A job the event had waiting in the schedule is withdrawn, so an event has at most
--- one pending job of ours (duplicates from elsewhere are still harmless: see claim).
-local function dispatch(id, job_id, job_fields, at, now, enqueued_at)
+-- Writes the RQ job hash and either pushes it on the queue now or puts it in
+-- rq-scheduler's sorted set for `at`. The job travels as three arguments from
+-- ARGV[job_arg]: its id, its text fields as JSON and its binary `data` (both made by
+-- RQ's own Job.to_dict and serializer in Python: services/core/rqjobs.py). A job the
+-- event had waiting in the schedule is withdrawn, so an event has at most one pending
+-- job of ours (duplicates from elsewhere are still harmless: see claim).
+local function dispatch(id, job_arg, at, now)
   local ev = event_key(id)
   local previous = redis.call('HGET', ev, 'job_id')
   if previous and redis.call('ZREM', RQ.scheduled, previous) == 1 then
     redis.call('DEL', RQ.job .. previous)
   end
+  local job_id = ARGV[job_arg]
+  local fields = cjson.decode(ARGV[job_arg + 1])
+  local flat = {'data', ARGV[job_arg + 2]}
+  for name, value in pairs(fields) do
+    flat[#flat + 1] = name
+    flat[#flat + 1] = value
+  end
   local job_key = RQ.job .. job_id
-  redis.call('HSET', job_key, unpack(job_fields))
+  redis.call('HSET', job_key, unpack(flat))
   if at <= now then
-    redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', enqueued_at)
+    redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', fields.created_at)
     redis.call('RPUSH', RQ.queue, job_id)
     redis.call('SADD', RQ.queues, RQ.queue)
   else
@@ -50,11 +59,6 @@ local function dispatch(id, job_id, job_fields, at, now, enqueued_at)
   end
   redis.call('HSET', ev, 'job_id', job_id, 'next_retry_at', tostring(at))
   redis.call('ZADD', P .. ':due', at, id)
-end
-
--- RQ job fields are binary (zlib data), so they travel as the trailing ARGV entries.
-local function job_fields_from(first)
-  return {unpack(ARGV, first)}
 end
 
 local function append_history(id, entry)

@@ -2,8 +2,8 @@
 -- comes back after the reconciler already recovered its attempt is told 'stale'.
 -- ARGV[3] event id, ARGV[4] attempt number, ARGV[5] 'success' | 'retryable' |
 -- 'permanent', ARGV[6] now, ARGV[7] error text, ARGV[8] result JSON, ARGV[9] retry at,
--- ARGV[10] job id for the retry, ARGV[11] enqueued_at, ARGV[12] history outcome
--- override ('' or e.g. 'abandoned'), ARGV[13..] the retry job's fields.
+-- ARGV[10] history outcome override ('' or e.g. 'abandoned'), ARGV[11..13] the retry's
+-- RQ job (see dispatch).
 local id = ARGV[3]
 local ev = event_key(id)
 local now = tonumber(ARGV[6])
@@ -29,11 +29,11 @@ redis.call('HSET', ev, 'updated_at', ARGV[6], 'last_error', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', ev, 'result', ARGV[8]) end
 local entry = cjson.decode(redis.call('LINDEX', history_key(id), -1) or '{}')
 entry.ended_at = now
-entry.outcome = ARGV[12] ~= '' and ARGV[12] or final
+entry.outcome = ARGV[10] ~= '' and ARGV[10] or final
 if ARGV[7] ~= '' then entry.error = ARGV[7] end
 redis.call('LSET', history_key(id), -1, cjson.encode(entry))
 if final == 'retry' then
-  dispatch(id, ARGV[10], job_fields_from(13), tonumber(ARGV[9]), now, ARGV[11])
+  dispatch(id, 11, tonumber(ARGV[9]), now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')
 end

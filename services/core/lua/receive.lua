@@ -3,7 +3,7 @@
 -- ARGV[3] event id, ARGV[4] now, ARGV[5] marker key suffix (dedupe:<type>:<id> or
 -- ipn:<topic>:<resource>), ARGV[6] "id" (same notification) or "pending" (same
 -- resource, only while that event is pending), ARGV[7] event fields as JSON,
--- ARGV[8] job id, ARGV[9] enqueued_at (RQ format), ARGV[10..] job fields.
+-- ARGV[8..10] the RQ job (see dispatch).
 local id = ARGV[3]
 local now = tonumber(ARGV[4])
 local marker = P .. ':' .. ARGV[5]
@@ -32,5 +32,5 @@ redis.call('ZADD', P .. ':idx:type:' .. fields.type, 0, id)
 redis.call('SADD', P .. ':types', fields.type)
 set_status(id, fields.type, nil, 'pending')
 redis.call('SET', marker, id)
-dispatch(id, ARGV[8], job_fields_from(10), now, now, ARGV[9])
+dispatch(id, 8, now, now)
 return {'received', id}

@@ -1,0 +1,81 @@
+"""The asyncio store sends the script calls of one event-loop turn as one pipeline:
+every caller still gets its own result or its own error, and a Redis that lost its
+script cache is handled."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from services.core.batching import ScriptBatcher
+from services.core.events import NewEvent
+from services.core.store import EventStore
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_concurrent_receives_share_pipelines_and_each_gets_its_answer(redis_url, settings):
+    async def go():
+        client = Redis.from_url(redis_url)
+        store = EventStore(client, settings)
+        events = [NewEvent(source="webhook", type="payment", resource_id=str(n % 60), webhook_id=f"w{n % 60}") for n in range(120)]
+        answers = await asyncio.gather(*(store.receive(e) for e in events))
+        await client.aclose()
+        return answers
+
+    answers = _run(go())
+    first = {event_id for _, event_id in answers[:60]}
+    assert [status for status, _ in answers[:60]] == ["received"] * 60
+    assert [status for status, _ in answers[60:]] == ["already_received"] * 60
+    # The repeat of notification n got the event id of notification n.
+    assert [event_id for _, event_id in answers[60:]] == [event_id for _, event_id in answers[:60]]
+    assert len(first) == 60
+
+
+def test_one_failing_call_fails_alone(redis_url):
+    async def go():
+        client = Redis.from_url(redis_url)
+        batcher = ScriptBatcher(client)
+        script = client.register_script("if ARGV[1] == 'bad' then return redis.error_reply('boom') end return ARGV[1]")
+        results = await asyncio.gather(*(batcher.call(script, [arg]) for arg in ("a", "bad", "c")), return_exceptions=True)
+        await client.aclose()
+        return results
+
+    good, bad, other = _run(go())
+    assert good == b"a" and other == b"c"
+    assert isinstance(bad, ResponseError) and "boom" in str(bad)
+
+
+def test_scripts_are_loaded_again_after_redis_forgot_them(redis_url, settings):
+    async def go():
+        client = Redis.from_url(redis_url)
+        store = EventStore(client, settings)
+        await store.receive(NewEvent(source="ipn", type="payment", resource_id="1"))
+        await client.script_flush()
+        answer = await store.receive(NewEvent(source="ipn", type="payment", resource_id="2"))
+        stats = await store.stats()
+        await client.aclose()
+        return answer, stats
+
+    (status, _), stats = _run(go())
+    assert status == "received" and stats["by_status"]["pending"] == 2
+
+
+def test_a_dead_redis_fails_every_caller_of_the_batch(private_redis, make_settings):
+    settings = make_settings(REDIS_URL=private_redis.url)
+
+    async def go():
+        client = Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
+        store = EventStore(client, settings)
+        private_redis.stop()
+        results = await asyncio.gather(*(store.receive(NewEvent(source="ipn", type="payment", resource_id=str(n))) for n in range(5)),
+                                       return_exceptions=True)
+        await client.aclose()
+        return results
+
+    results = _run(go())
+    assert len(results) == 5 and all(isinstance(r, RedisError) for r in results)

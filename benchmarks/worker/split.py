@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Where a worker's time goes per event (the attribution in docs/benchmarks-worker.md).
+
+Runs the product's worker side in THIS process (services.worker.runner.build_processor
++ RQ's SimpleWorker in burst mode, as tests/worker/conftest.py does) against the
+sandbox in a subprocess with zero latency, with a few functions wrapped to add up
+their CPU and wall time: RQ's dequeue and execute_job, the product's
+Processor.process, each upstream HTTP exchange (Upstream._send). It also counts every
+Redis command and pipeline per event, and finally times one bare GET of a payment
+with httpx (what the worker uses), urllib3 and http.client against the same sandbox.
+
+Pinned like worker_bench.py: this process on CPU 0, the sandbox on CPU 1.
+Redis: db 10 of 127.0.0.1:6379, FLUSHED.
+
+Usage: .venv/bin/python benchmarks/worker/split.py [--events 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.worker_bench import GHL_LOCATION, GHL_TOKEN, GHL_VERSION, MP_TOKEN, PREFIX, clean_env, free_port  # noqa: E402
+
+TOTALS: dict[str, list[float]] = {}
+COMMANDS: Counter = Counter()
+
+
+def timed(name, fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            entry = TOTALS.setdefault(name, [0, 0.0, 0.0])
+            entry[0] += 1
+            entry[1] += time.process_time() - cpu
+            entry[2] += time.perf_counter() - wall
+
+    return wrapper
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="per-event split of the worker's time")
+    parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="FLUSHED")
+    parser.add_argument("--no-pin", action="store_true")
+    args = parser.parse_args()
+    count = args.events
+
+    if not args.no_pin:
+        os.sched_setaffinity(0, {0})
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.worker.upstream", "--port", str(port), "--mp-token", MP_TOKEN,
+         "--ghl-token", GHL_TOKEN, "--location", GHL_LOCATION, "--version", GHL_VERSION],
+        cwd=ROOT, env={**clean_env(), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        preexec_fn=None if args.no_pin else (lambda: os.sched_setaffinity(0, {1})),
+    )
+    try:
+        run(args, port, count)
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+
+def sandbox_request(port: int, method: str, path: str, body=None):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request(method, path, body=json.dumps(body) if body is not None else None)
+            return json.loads(connection.getresponse().read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def run(args: argparse.Namespace, port: int, count: int) -> None:
+    import redis.client
+    from rq import Queue, SimpleWorker
+
+    from services.core.events import NewEvent
+    from services.core.logs import configure_logging
+    from services.core.settings import load_settings
+    from services.worker import tasks
+    from services.worker.processor import Processor
+    from services.worker.runner import build_processor
+    from services.worker.upstream.http import Upstream
+
+    first_id = 50_000_000
+    sandbox_request(port, "POST", "/bench/reset", {"latency": 0, "prefix": "split", "count": count, "first_id": first_id})
+    env = {
+        "REDIS_URL": args.redis_url, "MPWH_KEY_PREFIX": PREFIX, "LOG_LEVEL": "WARNING",
+        "MP_ACCESS_TOKEN": MP_TOKEN, "GHL_API_TOKEN": GHL_TOKEN, "GHL_LOCATION_ID": GHL_LOCATION,
+        "GHL_API_VERSION": GHL_VERSION, "MP_API_BASE_URL": f"http://127.0.0.1:{port}/mp",
+        "GHL_API_BASE_URL": f"http://127.0.0.1:{port}/ghl", "GHL_RATE_LIMIT_REQUESTS": "1000000",
+    }
+    settings = load_settings(env)
+    configure_logging("WARNING")
+    processor = build_processor(settings, "split.000000")
+    tasks.install(processor)
+    client = processor.store.redis
+    client.flushdb()
+    for index in range(count):
+        resource = str(first_id + index)
+        processor.store.receive(NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"split-{resource}"))
+
+    Upstream._send = timed("upstream HTTP exchange", Upstream._send)
+    Processor.process = timed("Processor.process (the job)", Processor.process)
+    SimpleWorker.execute_job = timed("RQ execute_job", SimpleWorker.execute_job)
+    SimpleWorker.dequeue_job_and_maintain_ttl = timed("RQ dequeue", SimpleWorker.dequeue_job_and_maintain_ttl)
+    command = redis.client.Redis.execute_command
+    execute = redis.client.Pipeline.execute
+
+    def count_command(self, *args, **kwargs):
+        COMMANDS[str(args[0])] += 1
+        return command(self, *args, **kwargs)
+
+    def count_pipeline(self, *args, **kwargs):
+        COMMANDS["pipeline [" + " ".join(str(c[0][0]) for c in self.command_stack) + "]"] += 1
+        return execute(self, *args, **kwargs)
+
+    redis.client.Redis.execute_command = count_command
+    redis.client.Pipeline.execute = count_pipeline
+
+    worker = SimpleWorker([Queue(settings.queue_name, connection=client)], connection=client, name="split.000001")
+    wall, cpu = time.perf_counter(), time.process_time()
+    worker.work(burst=True, logging_level="WARNING")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    redis.client.Redis.execute_command = command
+    redis.client.Pipeline.execute = execute
+    success = client.zcard(processor.store.status_index_key("success"))
+
+    print(f"{count} events in this process ({success} success): {1000 * wall / count:.2f} ms wall, "
+          f"{1000 * cpu / count:.2f} ms CPU per event")
+    print(f"  {'':30s} {'calls/event':>11s} {'CPU ms/event':>12s} {'wall ms/event':>13s}")
+    for name, (calls, spent_cpu, spent_wall) in TOTALS.items():
+        print(f"  {name:30s} {calls / count:11.1f} {1000 * spent_cpu / count:12.2f} {1000 * spent_wall / count:13.2f}")
+    round_trips = sum(COMMANDS.values()) / count
+    print(f"  Redis round trips per event: {round_trips:.1f}")
+    for name, calls in COMMANDS.most_common():
+        if calls / count >= 0.5:
+            print(f"    {calls / count:5.2f}  {name}")
+    client.flushdb()
+    compare_clients(port)
+
+
+def compare_clients(port: int, count: int = 1000) -> None:
+    import httpx
+    import urllib3
+
+    headers = {"Authorization": f"Bearer {MP_TOKEN}"}
+    sandbox_request(port, "POST", "/bench/reset", {"latency": 0, "prefix": "cmp", "count": 1, "first_id": 1})
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/mp", headers=headers) as hx:
+        raw = http.client.HTTPConnection("127.0.0.1", port)
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1)
+
+        def with_raw():
+            raw.request("GET", "/mp/v1/payments/1", headers=headers)
+            return json.loads(raw.getresponse().read())
+
+        clients = {
+            "httpx.Client": lambda: hx.get("/v1/payments/1").json(),
+            "urllib3 pool": lambda: json.loads(pool.request("GET", "/mp/v1/payments/1", headers=headers).data),
+            "http.client": with_raw,
+        }
+        print(f"one GET of a payment from the sandbox, {count} times per client (client CPU is this process's):")
+        for name, call in clients.items():
+            for _ in range(50):
+                call()
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(count):
+                call()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            print(f"  {name:14s} {1000 * wall / count:.2f} ms wall, {1000 * cpu / count:.2f} ms client CPU")
+
+
+if __name__ == "__main__":
+    main()

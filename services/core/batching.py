@@ -1,67 +1,55 @@
-"""Script calls made during one turn of the event loop, sent to Redis as one pipeline.
+"""Notifications stored during one turn of the event loop, sent to Redis as one call.
 
 With many notifications in flight, most of the receiver's Redis cost is redis-py's
-per-command machinery (~150 us of CPU each), not Redis. A pipeline pays it once per
-batch. Each call is still its own EVALSHA, run atomically by Redis on its own; only the
-transport is shared, and every caller gets its own result or error."""
+per-command machinery (packing, the round trip, parsing: ~150 us of CPU each), not
+Redis. The store's receive script takes any number of notifications and handles each
+exactly as if it came alone, so the receiver pays that cost once per batch. Every
+caller gets its own answer; if the call fails, every caller of the batch gets the
+error (and answers 503: nothing of a failed script is written)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+# Far below Lua's limit on script arguments (eight per notification).
+MAX_BATCH = 256
 
 
-class ScriptBatcher:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-        self._pending: list[tuple[AsyncScript, list[Any], asyncio.Future]] = []
-        self._flushing: set[asyncio.Task] = set()
+class Coalescer:
+    def __init__(self, send: Callable[[list[Any]], Awaitable[list[Any]]]) -> None:
+        self.send = send
+        self._pending: list[tuple[Any, asyncio.Future]] = []
+        self._sending: set[asyncio.Task] = set()
 
-    def call(self, script: AsyncScript, args: list[Any]) -> asyncio.Future:
+    def call(self, item: Any) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending:
-            loop.call_soon(self._flush_pending)
-        self._pending.append((script, args, future))
+            loop.call_soon(self._send_pending)
+        self._pending.append((item, future))
+        if len(self._pending) >= MAX_BATCH:
+            self._send_pending()
         return future
 
-    def _flush_pending(self) -> None:
+    def _send_pending(self) -> None:
         batch, self._pending = self._pending, []
-        task = asyncio.ensure_future(self._flush(batch))
-        self._flushing.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._flushing.discard)
+        if not batch:
+            return  # already sent because it was full
+        task = asyncio.ensure_future(self._send(batch))
+        self._sending.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._sending.discard)
 
-    async def _flush(self, batch: list[tuple[AsyncScript, list[Any], asyncio.Future]]) -> None:
+    async def _send(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         try:
-            results = await self._execute(batch)
+            results = await self.send([item for item, _ in batch])
         except Exception as error:  # noqa: BLE001 - every caller learns the batch failed
             results = [error] * len(batch)
-        for (_, _, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results):
             if future.done():
                 continue  # the caller went away (client disconnected)
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:
                 future.set_result(result)
-
-    async def _execute(self, batch: list[tuple[AsyncScript, list[Any], asyncio.Future]]) -> list[Any]:
-        results = await self._pipeline([(script, args) for script, args, _ in batch])
-        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
-        if missing:
-            # Redis restarted or flushed its script cache: load what is missing, run those again.
-            for sha, source in {batch[i][0].sha: batch[i][0].script for i in missing}.items():
-                await self.redis.script_load(source)
-            again = await self._pipeline([(batch[i][0], batch[i][1]) for i in missing])
-            for i, result in zip(missing, again):
-                results[i] = result
-        return results
-
-    async def _pipeline(self, calls: list[tuple[AsyncScript, list[Any]]]) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        for script, args in calls:
-            pipe.evalsha(script.sha, 0, *args)
-        return await pipe.execute(raise_on_error=False)

@@ -1,8 +1,8 @@
 """The event store: every operation on events is one Lua script, so it is atomic and one
 round trip. The same class serves the receiver's `redis.asyncio` client and the
 worker's and CLI's blocking client: a method returns the parsed result directly for a
-blocking client and an awaitable of it for an asyncio one (whose calls of one event-loop
-turn share a pipeline: services/core/batching.py).
+blocking client and an awaitable of it for an asyncio one (whose notifications of one
+event-loop turn are stored by one script call: services/core/batching.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from . import rqjobs
-from .batching import ScriptBatcher
+from .batching import Coalescer
 from .events import STATUSES, Event, NewEvent
 from .ids import id_floor, new_event_id
 from .settings import Settings
@@ -73,13 +73,10 @@ class EventStore:
             name: redis.register_script(_script_source(name))
             for name in ("receive", "claim", "finish", "requeue", "delete", "page", "get", "stats", "pipeline")
         }
-        self._batcher = ScriptBatcher(redis) if isinstance(redis, AsyncRedis) else None
+        self._receiver = Coalescer(self._receive_batch) if isinstance(redis, AsyncRedis) else None
 
     def _run(self, name: str, args: list[Any], parse: Callable[[Any], T]) -> T:
-        if self._batcher is not None:
-            result = self._batcher.call(self._scripts[name], self._base_args + args)
-        else:
-            result = self._scripts[name](args=self._base_args + args)
+        result = self._scripts[name](args=self._base_args + args)
         if inspect.isawaitable(result):
             async def finish() -> T:
                 return parse(await result)
@@ -96,8 +93,16 @@ class EventStore:
         event_id = new_event_id(now)
         marker, collapse = event.marker()
         fields_json = _json(event.redis_fields(self.settings.max_attempts))
-        args = [event_id, repr(now), marker, collapse, fields_json, *self._job(event_id)]
-        return self._run("receive", args, lambda r: (_text(r[0]), _text(r[1])))
+        item = [event_id, repr(now), marker, collapse, fields_json, *self._job(event_id)]
+        if self._receiver is not None:
+            return self._receiver.call(item)  # type: ignore[return-value]
+        return self._receive_batch([item])[0]
+
+    def _receive_batch(self, items: list[list[Any]]) -> Any:
+        def parse(result: list[Any]) -> list[tuple[str, str]]:
+            return [(_text(status), _text(event_id)) for status, event_id in zip(result[::2], result[1::2])]
+
+        return self._run("receive", [arg for item in items for arg in item], parse)
 
     def get(self, event_id: str) -> Event | None:
         def parse(result: Any) -> Event | None:

@@ -1,15 +1,16 @@
-"""The asyncio store sends the script calls of one event-loop turn as one pipeline:
-every caller still gets its own result or its own error, and a Redis that lost its
-script cache is handled."""
+"""The asyncio store stores the notifications of one event-loop turn with one script
+call: every caller still gets its own answer, duplicates inside one batch are found,
+a failed call fails every caller of its batch, and a Redis that lost its script cache
+is handled."""
 
 from __future__ import annotations
 
 import asyncio
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
-from services.core.batching import ScriptBatcher
+from services.core.batching import MAX_BATCH, Coalescer
 from services.core.events import NewEvent
 from services.core.store import EventStore
 
@@ -36,18 +37,27 @@ def test_concurrent_receives_share_pipelines_and_each_gets_its_answer(redis_url,
     assert len(first) == 60
 
 
-def test_one_failing_call_fails_alone(redis_url):
-    async def go():
-        client = Redis.from_url(redis_url)
-        batcher = ScriptBatcher(client)
-        script = client.register_script("if ARGV[1] == 'bad' then return redis.error_reply('boom') end return ARGV[1]")
-        results = await asyncio.gather(*(batcher.call(script, [arg]) for arg in ("a", "bad", "c")), return_exceptions=True)
-        await client.aclose()
-        return results
+def test_coalescer_gives_each_caller_its_result_or_the_batch_error():
+    sent: list[list[int]] = []
 
-    good, bad, other = _run(go())
-    assert good == b"a" and other == b"c"
-    assert isinstance(bad, ResponseError) and "boom" in str(bad)
+    async def send(items):
+        sent.append(items)
+        if 13 in items:
+            raise RuntimeError("boom")
+        return [item * 10 for item in items]
+
+    async def go():
+        coalescer = Coalescer(send)
+        first = await asyncio.gather(*(coalescer.call(n) for n in range(5)))
+        second = await asyncio.gather(*(coalescer.call(n) for n in (11, 12, 13)), return_exceptions=True)
+        third = await asyncio.gather(*(coalescer.call(n) for n in range(100, 100 + MAX_BATCH + 3)))
+        return first, second, third
+
+    first, second, third = _run(go())
+    assert first == [0, 10, 20, 30, 40]
+    assert all(isinstance(r, RuntimeError) for r in second)
+    assert third == [n * 10 for n in range(100, 100 + MAX_BATCH + 3)]
+    assert [len(batch) for batch in sent] == [5, 3, MAX_BATCH, 3]
 
 
 def test_scripts_are_loaded_again_after_redis_forgot_them(redis_url, settings):

@@ -8,14 +8,14 @@ process, measured with wrk like benchmarks/receiver_bench.py (same pinning, same
 pre-signed distinct notifications). The server's CPU time per request is reported
 because it is much steadier than req/s on a shared machine.
 
-Variants (combine with '+', e.g. gc-freeze+job-template):
+Variants (combine with '+', e.g. no-log+gc-freeze):
   receiver      as shipped
   bare          the bare FastAPI endpoint (bare_app.py)
   no-log        LOG_LEVEL=WARNING: no JSON log line per accepted notification
   no-redis      store.receive replaced by a stub: every cost but Redis and job prep
   gc-freeze     gc.collect(); gc.freeze() before serving (start-up objects leave the GC)
-  job-template  RQ job fields from a per-process template (RQ's Job.create once)
-  batched       the receive calls of one event-loop tick sent as one Redis pipeline
+(The receiver now ships the job template and the batching these variants first
+measured; `mp-webhooks receiver` also freezes the GC, which uvicorn.run here does not.)
 
 Usage: .venv/bin/python benchmarks/receiver/variants.py receiver gc-freeze ... [--repeat 2]
 """
@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-VARIANTS = ("receiver", "bare", "no-log", "no-redis", "gc-freeze", "job-template", "batched")
+VARIANTS = ("receiver", "bare", "no-log", "no-redis", "gc-freeze")
 
 
 def serve(port: int, variant: str) -> None:
@@ -57,107 +57,17 @@ def serve(port: int, variant: str) -> None:
     configure_logging("WARNING" if "no-log" in parts else settings.log_level)
     store = app.state.store
 
-    if "job-template" in parts:
-        _use_job_template(store, settings)
     if "no-redis" in parts:
         async def stub(event, now=None):
             return "received", "0" * 23
 
         store.receive = stub
-    if "batched" in parts:
-        _use_batches(app, store)
     if "gc-freeze" in parts:
         import gc
 
         gc.collect()
         gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_config=None, server_header=False)
-
-
-def _use_job_template(store, settings) -> None:
-    """RQ's job hash for `process_event(event_id)` differs between events only in id,
-    data, created_at and description: build it once, patch those per event."""
-    import pickle
-    import zlib
-    from datetime import UTC, datetime
-
-    from rq.utils import utcformat
-
-    from services.core import rqjobs
-
-    template = rqjobs.job_fields("template", "template-0", settings.queue_name, settings.job_timeout_seconds)
-    names, values = template[::2], template[1::2]
-    position = {name: index for index, name in enumerate(names)}
-
-    def job(event_id: str):
-        job_id = rqjobs.new_job_id(event_id)
-        current = list(values)
-        current[position["data"]] = zlib.compress(
-            pickle.dumps((rqjobs.PROCESS_EVENT, None, (event_id,), {}), protocol=pickle.HIGHEST_PROTOCOL)
-        )
-        current[position["created_at"]] = utcformat(datetime.now(UTC))
-        current[position["description"]] = f"process event {event_id}"
-        flat = []
-        for name, value in zip(names, current):
-            flat.extend((name, value))
-        return job_id, flat
-
-    store._job = job
-
-
-def _use_batches(app, store) -> None:
-    """Auto-pipelining: receive calls made during one event-loop tick go out as one
-    pipeline of EVALSHAs (one write, one read, one pooled connection)."""
-    from services.core import rqjobs
-    from services.core.ids import new_event_id
-    from services.core.store import _json, _text
-
-    script = store._scripts["receive"]
-    redis = app.state.redis
-    pending: list = []
-    scheduled = [False]
-
-    async def send(batch) -> None:
-        pipe = redis.pipeline(transaction=False)
-        for args, _ in batch:
-            pipe.evalsha(script.sha, 0, *args)
-        try:
-            results = await pipe.execute(raise_on_error=False)
-        except Exception as error:  # noqa: BLE001 - every waiter gets it
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results):
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result((_text(result[0]), _text(result[1])))
-
-    def flush() -> None:
-        batch = pending[:]
-        pending.clear()
-        scheduled[0] = False
-        asyncio.ensure_future(send(batch))
-
-    async def receive(event, now=None):
-        now = time.time() if now is None else now
-        event_id = new_event_id(now)
-        marker, collapse = event.marker()
-        job_id, fields = store._job(event_id)
-        fields_json = _json(event.redis_fields(store.settings.max_attempts))
-        args = store._base_args + [event_id, repr(now), marker, collapse, fields_json, job_id, rqjobs.enqueued_at_now(), *fields]
-        future = asyncio.get_running_loop().create_future()
-        pending.append((args, future))
-        if not scheduled[0]:
-            scheduled[0] = True
-            asyncio.get_running_loop().call_soon(flush)
-        return await future
-
-    # The pipeline uses EVALSHA only: load the script once at start-up.
-    import redis as sync_redis
-
-    sync_redis.Redis.from_url(store.settings.redis_url).script_load(script.script)
-    store.receive = receive
 
 
 def main() -> int:

@@ -52,7 +52,7 @@ def rq_names(prefix: str, queue_name: str) -> str:
 
 
 @functools.cache
-def _constant_fields(queue_name: str, timeout_seconds: int) -> dict[str, str]:
+def _constant_fields(queue_name: str, timeout_seconds: int) -> str:
     """The fields every job of this queue shares, from RQ's own Job.to_dict(), computed
     once per process: the receiver sends them with every notification."""
     job = Job.create(
@@ -67,8 +67,10 @@ def _constant_fields(queue_name: str, timeout_seconds: int) -> dict[str, str]:
         result_ttl=RESULT_TTL_SECONDS,
         failure_ttl=FAILURE_TTL_SECONDS,
     )
-    # Empty fields are left out: RQ restores a missing field as empty.
-    return {k: str(v) for k, v in job.to_dict().items() if k not in _PER_JOB and v not in ("", None)}
+    # Empty fields are left out: RQ restores a missing field as empty. Returned as the
+    # start of a JSON object, which job_args completes without re-encoding it.
+    constant = {k: str(v) for k, v in job.to_dict().items() if k not in _PER_JOB and v not in ("", None)}
+    return json.dumps(constant)[:-1] + ", "
 
 
 _PER_JOB = ("status", "data", "created_at", "description")
@@ -85,8 +87,7 @@ def job_args(event_id: str, queue_name: str, timeout_seconds: int) -> list[str |
     """A job that runs `process_event(event_id)`, as the store's scripts take it: its id,
     its text fields as JSON, and `data` as Job.data holds it (RQ's serializer over
     (func, instance, args, kwargs)), zlib-compressed as Job.to_dict() does."""
-    fields = dict(_constant_fields(queue_name, timeout_seconds))
-    fields["created_at"] = utcformat(datetime.now(UTC))
-    fields["description"] = f"process event {event_id}"
+    fields = (f'{_constant_fields(queue_name, timeout_seconds)}"created_at": "{utcformat(datetime.now(UTC))}", '
+              f'"description": {json.dumps("process event " + event_id)}}}')
     data = _compress(_SERIALIZER.dumps((PROCESS_EVENT, None, (event_id,), {})))
-    return [f"{event_id}-{secrets.token_hex(3)}", json.dumps(fields), data]
+    return [f"{event_id}-{secrets.token_hex(3)}", fields, data]

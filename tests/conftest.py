@@ -12,7 +12,7 @@ import redis
 
 from services.core.settings import Settings, load_settings
 from services.core.store import EventStore
-from tests.support.servers import PrivateRedis, test_redis_url
+from tests.support.servers import PrivateRedis, flushed_redis, test_redis_url
 
 TEST_SECRET = "test-secret"
 TEST_API_TOKEN = "test-api-token"
@@ -24,12 +24,7 @@ TEST_GHL_LOCATION = "loc-test"
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     url = test_redis_url()
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"no Redis at {url} ({error}); ./scripts/test starts one", pytrace=False)
-    client.flushdb()
+    flushed_redis(url).close()
     return url
 
 

@@ -51,6 +51,7 @@ from tests.deploy.conftest import (
     values_file,
     venv_bin,
 )
+from tests.support.servers import flushed_redis
 
 LONG_RUNNING = ["receiver", "worker", "scheduler"]
 # The test Redis the scenario points at; flushed before and after each process.
@@ -126,12 +127,7 @@ def manifest(upstream: UpstreamStub) -> Rendered:
 def test_redis(manifest: Rendered) -> Iterator[redis.Redis]:
     url = configmap_data(manifest)["REDIS_URL"]
     assert url == EXPECTED_REDIS_URL, "the local-run scenario must use the test Redis database 14"
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"no Redis at {url} ({error}); ./scripts/test starts one", pytrace=False)
-    client.flushdb()
+    client = flushed_redis(url)
     yield client
     client.flushdb()
     client.close()

@@ -93,6 +93,20 @@ class PrivateRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def flushed_redis(url: str) -> redis.Redis:
+    """A client of the test Redis database at `url`, emptied; a clear failure when no
+    Redis answers (./scripts/test starts one)."""
+    import pytest
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.fail(f"no Redis at {url} ({error}); ./scripts/test starts one", pytrace=False)
+    client.flushdb()
+    return client
+
+
 def test_redis_url() -> str:
     db = os.environ.get("MPWH_TEST_REDIS_DB", "15")
     return os.environ.get("MPWH_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{db}")

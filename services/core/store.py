@@ -53,10 +53,12 @@ class PipelineSnapshot:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A claimed attempt, or why the claim was refused (`number` is then None)."""
+    """A claimed attempt, or why the claim was refused (`number` is then None).
+    `event` is the claimed event as the claim left it (without its history)."""
 
     number: int | None
     refusal: str | None = None
+    event: Event | None = None
 
 
 def _pairs(flat: list[Any]) -> dict[str, Any]:
@@ -168,7 +170,7 @@ class EventStore:
         def parse(result: list[Any]) -> Attempt:
             verdict = _text(result[0])
             if verdict == "claimed":
-                return Attempt(int(result[1]))
+                return Attempt(int(result[1]), event=Event.from_redis(_decode_map(result[2])))
             return Attempt(None, verdict if len(result) == 1 else f"{verdict}: {_text(result[1])}")
 
         return self._run("claim", [event_id, job_id, worker, repr(now)], parse)

@@ -36,31 +36,36 @@ class Handlers:
         payment = self.mercadopago.payment(payment_id)
         status = str(payment.get("status") or "unknown")
         result: dict[str, Any] = {"payment_id": payment_id, "payment_status": status}
-        with self.payments.lock(payment_id):
-            state = payment_state(payment)
-            if not self.payments.store_if_newer("payment", payment_id, updated_timestamp(payment), state):
-                stored = self.payments.get("payment", payment_id)
-                return result | {
-                    "action": "ignored_older_state",
-                    "reason": f"stored state ({stored.get('status')}, {stored.get('date_last_updated')}) is newer",
-                }
-            if self.payments.was_tagged(payment_id, status):
-                return result | {"action": "already_tagged"}
-            contact_id, route = self._contact(payment_id, payment)
+        # Lock, store-if-newer and the reads below are one round trip (PaymentStore.begin);
+        # recording the tag and releasing the lock are another (PaymentStep.tagged).
+        step = self.payments.begin(payment_id, status, updated_timestamp(payment), payment_state(payment))
+        if step.verdict == "older":
+            stored = step.stored
+            return result | {
+                "action": "ignored_older_state",
+                "reason": f"stored state ({stored.get('status')}, {stored.get('date_last_updated')}) is newer",
+            }
+        if step.verdict == "tagged":
+            return result | {"action": "already_tagged"}
+        contact_id = None
+        try:
+            contact_id, route = self._contact(payment, step.contact_id)
             if contact_id is None:
                 return result | {"action": "stored_only", "reason": "no payer email or metadata.ghl_contact_id to find a GoHighLevel contact"}
-            self.payments.set_contact(payment_id, contact_id)
             tags = list(self.settings.tags_for_status(status))
             if tags:
                 self.highlevel.add_tags(contact_id, tags)
-            self.payments.mark_tagged(payment_id, status)
+            step.tagged(contact_id, status)
+        finally:
+            # After a failure the lock is still held: release it, remembering the
+            # contact already found (the next attempt then skips the search).
+            step.release(contact_id)
         return result | {"action": "tagged", "contact_id": contact_id, "contact_route": route, "tags": tags}
 
-    def _contact(self, payment_id: str, payment: dict[str, Any]) -> tuple[str | None, str | None]:
+    def _contact(self, payment: dict[str, Any], known: str | None) -> tuple[str | None, str | None]:
         metadata = payment.get("metadata") or {}
         if metadata.get("ghl_contact_id"):
             return str(metadata["ghl_contact_id"]), "metadata"
-        known = self.payments.get("payment", payment_id).get("contact_id")
         if known:
             return known, "remembered"
         payer = payment.get("payer") or {}

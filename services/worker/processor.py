@@ -45,7 +45,7 @@ class Processor:
             # A duplicate job (scheduler and reconciler both queued one, say): harmless.
             log.info("job skipped", extra={"event_id": event_id, "job_id": job_id, "reason": attempt.refusal})
             return {"skipped": attempt.refusal}
-        event = self.store.get(event_id)
+        event = attempt.event  # the claim returns it: no second round trip
         label = metric_type(event.type)
         started = time.perf_counter()
         outcome, error, result, retry_after = "success", "", None, None

@@ -247,3 +247,70 @@ def test_processed_counters_by_type_and_outcome(pipeline, sandbox):
     run.drain()
     assert REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "success"}) == before + 1
     assert REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"}) == failed_before + 1
+
+
+def test_failed_tag_call_releases_the_lock_and_remembers_the_contact(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1020", "approved", email="retry-tag@example.com")
+    state.fail_next("ghl", "POST", "/contacts/upsert", 502)
+    run = pipeline(RETRY_DELAYS="1,1,1")
+    event_id = run.notify("1020")
+    run.work()
+
+    prefix = run.settings.key_prefix
+    event = run.store.get(event_id)
+    assert event.status == "pending" and event.attempts == 1
+    assert run.store.redis.exists(f"{prefix}:payment-lock:1020") == 0
+    assert run.store.redis.smembers(f"{prefix}:payment-tagged:1020") == set()
+    run.drain()
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.result["action"] == "tagged"
+    assert run.store.redis.smembers(f"{prefix}:payment-tagged:1020") == {b"approved"}
+    assert run.store.redis.exists(f"{prefix}:payment-lock:1020") == 0
+
+
+def test_contact_found_before_a_failed_tag_call_is_remembered(pipeline, sandbox):
+    state, _ = sandbox
+    contact_id = state.add_contact("known@example.com")
+    state.put_payment("1021", "approved", email="known@example.com")
+    state.fail_next("ghl", "POST", f"/contacts/{contact_id}/tags", 502)
+    run = pipeline(RETRY_DELAYS="1,1,1")
+    event_id = run.notify("1021")
+    run.drain()
+
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.attempts == 2
+    assert event.result["contact_route"] == "remembered" and event.result["contact_id"] == contact_id
+    assert len(state.calls_to("ghl", "GET", "/contacts/search/duplicate")) == 1
+    assert state.contacts[contact_id]["tags"] == ["mp-payment-approved"]
+
+
+def test_payment_held_by_another_event_waits_for_its_lock(pipeline, sandbox):
+    import threading
+
+    state, _ = sandbox
+    state.put_payment("1022", "approved")
+    run = pipeline()
+    lock_key = f"{run.settings.key_prefix}:payment-lock:1022"
+    run.store.redis.set(lock_key, "someone-else", ex=30)
+    threading.Timer(0.5, run.store.redis.delete, args=[lock_key]).start()
+    started = time.monotonic()
+    event_id = run.notify("1022")
+    run.drain()
+
+    assert time.monotonic() - started >= 0.5
+    event = run.store.get(event_id)
+    assert event.status == "success" and event.result["action"] == "tagged"
+    assert len(_tag_calls(state)) == 1
+
+
+def test_claim_returns_the_claimed_event(pipeline, sandbox):
+    run = pipeline()
+    event_id = run.notify("1023")
+    job_id = run.store.get(event_id).job_id
+    attempt = run.store.claim(event_id, job_id, "w.x")
+    assert attempt.number == 1
+    assert attempt.event.id == event_id and attempt.event.type == "payment" and attempt.event.resource_id == "1023"
+    assert attempt.event.status == "processing" and attempt.event.attempts == 1 and attempt.event.worker == "w.x"
+    again = run.store.claim(event_id, job_id, "w.x")
+    assert again.number is None and again.event is None

@@ -6,7 +6,9 @@ Runs, on this machine, against local fake upstreams only (127.0.0.1):
 
   A. zero latency: N payment events pre-stored (as the receiver stores them,
      `EventStore.receive`), drained by ONE real `mp-webhooks worker --burst` process
-     against the sandbox (Mercado Pago + GoHighLevel) answering without delay;
+     against fake Mercado Pago + GoHighLevel upstreams answering without delay (by
+     default the lean asyncio fake, benchmarks/worker/lean_upstream.py; --upstream
+     sandbox for the project's FastAPI sandbox);
   B. the baseline: N jobs of a no-op function (benchmarks/worker/noop.py, queued with
      RQ's own `Queue.enqueue`) drained by ONE RQ SimpleWorker in burst mode, the
      worker class `mp-webhooks worker` uses, on the same Redis;
@@ -18,7 +20,7 @@ Runs, on this machine, against local fake upstreams only (127.0.0.1):
 Each event takes the full payment path: GET the payment from Mercado Pago, store its
 state, search the GoHighLevel contact by the payer's email, create it (every payer
 email is distinct, so none exists), add the status tag: 4 upstream calls per event,
-counted by the sandbox and printed as calls/event.
+counted by the fake upstream and printed as calls/event.
 
 Timing excludes process start-up: K "barrier" jobs (benchmarks/worker/noop.py) are
 queued ahead of the work; each of the K workers takes one and waits in it until all K
@@ -30,7 +32,7 @@ Memory: each worker's resident set (VmRSS from /proc/<pid>/status) sampled at th
 of its run (when the last event is done, before the burst worker exits).
 
 Placement on the 2-core machine (defaults; --no-pin to let the kernel decide): every
-worker process (product and baseline) on CPU 0; the sandbox (uvicorn) and this
+worker process (product and baseline) on CPU 0; the fake upstream and this
 script's polling on CPU 1. Redis is the shared server on 127.0.0.1:6379 and is left
 unpinned.
 
@@ -175,10 +177,14 @@ def worker_command() -> list[str]:
 # The fake upstreams.
 
 
+UPSTREAM_MODULES = {"lean": "benchmarks.worker.lean_upstream", "sandbox": "benchmarks.worker.upstream"}
+
+
 class Upstream:
-    def __init__(self, cpus: set[int] | None, logdir: Path) -> None:
+    def __init__(self, cpus: set[int] | None, logdir: Path, kind: str = "lean") -> None:
         self.port = free_port()
-        argv = [sys.executable, "-m", "benchmarks.worker.upstream", "--port", str(self.port), "--mp-token", MP_TOKEN,
+        self.kind = kind
+        argv = [sys.executable, "-m", UPSTREAM_MODULES[kind], "--port", str(self.port), "--mp-token", MP_TOKEN,
                 "--ghl-token", GHL_TOKEN, "--location", GHL_LOCATION, "--version", GHL_VERSION]
         env = {**clean_env(), "PYTHONPATH": str(ROOT)}
         self.process = Process("sandbox", argv, env, cpus, logdir)
@@ -458,7 +464,7 @@ def describe_machine(redis_client, args: argparse.Namespace) -> list[str]:
         pass
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "services"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    placement = ("workers (product and baseline) pinned to CPU {w}; sandbox and this script to CPU {u}; Redis not pinned"
+    placement = ("workers (product and baseline) pinned to CPU {w}; fake upstream and this script to CPU {u}; Redis not pinned"
                  .format(w=args.worker_cpu, u=args.upstream_cpu)) if not args.no_pin else "no pinning"
     return [
         f"  machine: {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}",
@@ -494,7 +500,7 @@ def print_table(rows: list[tuple[Run, str]]) -> None:
 
 
 def print_details(runs: list[Run]) -> None:
-    header = ("scenario", "workers", "calls/event", "attempt ms", "worker CPU ms/event", "sandbox CPU ms/event",
+    header = ("scenario", "workers", "calls/event", "attempt ms", "worker CPU ms/event", "upstream CPU ms/event",
               "Redis CPU ms/event", "start-up s", "peak RSS MiB")
     lines = [header]
     for run in runs:
@@ -523,6 +529,8 @@ def main() -> int:
     parser.add_argument("--upstream-cpu", type=int, default=1)
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--run-timeout", type=float, default=240.0, help="seconds a single run may take")
+    parser.add_argument("--upstream", choices=sorted(UPSTREAM_MODULES), default="lean",
+                        help="the fake upstreams: the lean asyncio server (default) or the FastAPI sandbox")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-zero", action="store_true")
     args = parser.parse_args()
@@ -535,13 +543,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="worker-bench-") as tmp:
         logdir = Path(tmp)
         bench = Bench(args, logdir)
-        upstream = Upstream(None if args.no_pin else {args.upstream_cpu}, logdir)
+        upstream = Upstream(None if args.no_pin else {args.upstream_cpu}, logdir, args.upstream)
         began = time.monotonic()
         try:
             print("mp-webhooks worker benchmark (issue #3)")
             for line in describe_machine(bench.redis, args):
                 print(line)
-            print(f"  upstreams: the sandbox (services.sandbox) in its own uvicorn process, {upstream.url}; every payer email distinct")
+            what = ("the lean fake (benchmarks/worker/lean_upstream.py: raw asyncio HTTP/1.1, the sandbox's 4 endpoints, "
+                    "shapes and header checks)" if args.upstream == "lean" else "the sandbox (services.sandbox) in uvicorn")
+            print(f"  upstreams: {what}, in its own process, {upstream.url}; every payer email distinct")
             print(flush=True)
             zero: list[Run] = []
             noops: list[Run] = []

@@ -58,4 +58,4 @@ class HighLevel:
         self._call("POST", f"/contacts/{contact_id}/tags", json={"tags": tags})
 
     def close(self) -> None:
-        self.api.client.close()
+        self.api.close()

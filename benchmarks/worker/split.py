@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="FLUSHED")
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--upstream", choices=("lean", "sandbox"), default="lean", help="the fake upstreams (as worker_bench.py)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="also print cProfile's N top functions by own time")
     args = parser.parse_args()
     count = args.events
 
@@ -64,7 +66,7 @@ def main() -> None:
         os.sched_setaffinity(0, {0})
     port = free_port()
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.worker.upstream", "--port", str(port), "--mp-token", MP_TOKEN,
+        [sys.executable, "-m", "benchmarks.worker.lean_upstream" if args.upstream == "lean" else "benchmarks.worker.upstream", "--port", str(port), "--mp-token", MP_TOKEN,
          "--ghl-token", GHL_TOKEN, "--location", GHL_LOCATION, "--version", GHL_VERSION],
         cwd=ROOT, env={**clean_env(), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         preexec_fn=None if args.no_pin else (lambda: os.sched_setaffinity(0, {1})),
@@ -138,9 +140,20 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     redis.client.Pipeline.execute = count_pipeline
 
     worker = SimpleWorker([Queue(settings.queue_name, connection=client)], connection=client, name="split.000001")
+    profile = None
+    if args.profile:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     wall, cpu = time.perf_counter(), time.process_time()
     worker.work(burst=True, logging_level="WARNING")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profile is not None:
+        import pstats
+
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
     redis.client.Redis.execute_command = command
     redis.client.Pipeline.execute = execute
     success = client.zcard(processor.store.status_index_key("success"))

@@ -78,6 +78,9 @@ class Upstream:
         self._headers = httpx.Headers(client.headers)
         self._extensions = {"timeout": client.timeout.as_dict()}
         self._transport: httpx.HTTPTransport | None = None if _env_proxies() else httpx.HTTPTransport(limits=LIMITS)
+        # The metrics' children, looked up once (per status code) instead of per call.
+        self._duration = UPSTREAM_DURATION.labels(name)
+        self._requests: dict[str, Any] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -140,8 +143,11 @@ class Upstream:
         return response
 
     def _observe(self, code: str, started: float) -> None:
-        UPSTREAM_REQUESTS.labels(self.name, code).inc()
-        UPSTREAM_DURATION.labels(self.name).observe(time.perf_counter() - started)
+        counter = self._requests.get(code)
+        if counter is None:
+            counter = self._requests[code] = UPSTREAM_REQUESTS.labels(self.name, code)
+        counter.inc()
+        self._duration.observe(time.perf_counter() - started)
 
 
 def _env_proxies() -> bool:

@@ -3,16 +3,17 @@
 
 Runs the product's worker side in THIS process (services.worker.runner.build_processor
 + RQ's SimpleWorker in burst mode, as tests/worker/conftest.py does) against the
-sandbox in a subprocess with zero latency, with a few functions wrapped to add up
+fake upstream (lean by default) in a subprocess with zero latency, with a few functions wrapped to add up
 their CPU and wall time: RQ's dequeue and execute_job, the product's
 Processor.process, each upstream HTTP exchange (Upstream._send). It also counts every
 Redis command and pipeline per event, and finally times one bare GET of a payment
-with httpx (what the worker uses), urllib3 and http.client against the same sandbox.
+with httpx.Client, httpx's transport as the worker drives it, urllib3 and http.client
+against the same fake upstream (the lean one by default; --upstream sandbox).
 
-Pinned like worker_bench.py: this process on CPU 0, the sandbox on CPU 1.
+Pinned like worker_bench.py: this process on CPU 0, the fake upstream on CPU 1.
 Redis: db 10 of 127.0.0.1:6379, FLUSHED.
 
-Usage: .venv/bin/python benchmarks/worker/split.py [--events 500]
+Usage: .venv/bin/python benchmarks/worker/split.py [--events 500] [--upstream lean|sandbox] [--profile N]
 """
 
 from __future__ import annotations
@@ -186,12 +187,17 @@ def compare_clients(port: int, count: int = 1000) -> None:
             raw.request("GET", "/mp/v1/payments/1", headers=headers)
             return json.loads(raw.getresponse().read())
 
+        from services.worker.upstream.http import Upstream
+
+        direct = Upstream("compare", hx)  # the worker's path: the client's headers on an httpx transport
+
         clients = {
             "httpx.Client": lambda: hx.get("/v1/payments/1").json(),
+            "httpx transport": lambda: direct._request("GET", "/v1/payments/1").json(),
             "urllib3 pool": lambda: json.loads(pool.request("GET", "/mp/v1/payments/1", headers=headers).data),
             "http.client": with_raw,
         }
-        print(f"one GET of a payment from the sandbox, {count} times per client (client CPU is this process's):")
+        print(f"one GET of a payment from the fake upstream, {count} times per client (client CPU is this process's):")
         for name, call in clients.items():
             for _ in range(50):
                 call()
@@ -199,7 +205,7 @@ def compare_clients(port: int, count: int = 1000) -> None:
             for _ in range(count):
                 call()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            print(f"  {name:14s} {1000 * wall / count:.2f} ms wall, {1000 * cpu / count:.2f} ms client CPU")
+            print(f"  {name:15s} {1000 * wall / count:.2f} ms wall, {1000 * cpu / count:.2f} ms client CPU")
 
 
 if __name__ == "__main__":

@@ -58,4 +58,4 @@ class HighLevel:
         self._call("POST", f"/contacts/{contact_id}/tags", json={"tags": tags})
 
     def close(self) -> None:
-        self.api.close()
+        self.api.client.close()

@@ -34,4 +34,4 @@ class MercadoPago:
         return self.api.call("GET", "/v1/payments/search", params=params)
 
     def close(self) -> None:
-        self.api.close()
+        self.api.client.close()

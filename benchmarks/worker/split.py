@@ -187,13 +187,8 @@ def compare_clients(port: int, count: int = 1000) -> None:
             raw.request("GET", "/mp/v1/payments/1", headers=headers)
             return json.loads(raw.getresponse().read())
 
-        from services.worker.upstream.http import Upstream
-
-        direct = Upstream("compare", hx)  # the worker's path: the client's headers on an httpx transport
-
         clients = {
             "httpx.Client": lambda: hx.get("/v1/payments/1").json(),
-            "httpx transport": lambda: direct._request("GET", "/v1/payments/1").json(),
             "urllib3 pool": lambda: json.loads(pool.request("GET", "/mp/v1/payments/1", headers=headers).data),
             "http.client": with_raw,
         }

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.routing import Route
@@ -44,6 +45,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(RedisError)
     async def redis_unavailable(request: Request, error: RedisError) -> JSONResponse:
         return JSONResponse({"error": "storage unavailable, retry later"}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Every error body is {"error": ...}: FastAPI's own 422 {"detail": [...]} would
+        # be the one exception.
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors())
+        return JSONResponse({"error": problems}, status_code=400)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

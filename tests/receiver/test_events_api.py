@@ -364,3 +364,10 @@ def test_stats_of_an_empty_install(receiver: Receiver):
         "by_status": {"pending": 0, "processing": 0, "success": 0, "failed": 0},
         "by_type": {},
     }
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": "many"}])
+def test_bad_parameters_answer_400_with_an_error_body(receiver: Receiver, params):
+    answer = receiver.api("GET", "", params=params)
+    assert answer.status_code == 400
+    assert "limit" in answer.json()["error"]

@@ -37,7 +37,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from benchmarks.worker.upstream import endpoint
+from benchmarks.worker.upstream import endpoint, seed
 from services.sandbox.state import SandboxState
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity"}
@@ -59,11 +59,7 @@ class Lean:
         state.payments.clear()
         self.by_email.clear()
         self.calls.clear()
-        state.latency_seconds = float(body.get("latency", 0.0))
-        prefix, first = body.get("prefix", "bench"), int(body.get("first_id", 1))
-        for index in range(int(body.get("count", 0))):
-            state.put_payment(str(first + index), "approved", email=f"{prefix}-{index}@bench.example.com")
-        return {"payments": len(state.payments), "latency": state.latency_seconds}
+        return seed(state, body)
 
     async def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         url = urlsplit(target)

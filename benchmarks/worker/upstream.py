@@ -31,6 +31,15 @@ def endpoint(upstream: str, method: str, path: str) -> str:
     return f"{upstream} {method} {path}"
 
 
+def seed(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The /bench/reset body applied to a SandboxState whose records were just cleared."""
+    state.latency_seconds = float(body.get("latency", 0.0))
+    prefix, first = body.get("prefix", "bench"), int(body.get("first_id", 1))
+    for index in range(int(body.get("count", 0))):
+        state.put_payment(str(first + index), "approved", email=f"{prefix}-{index}@bench.example.com")
+    return {"payments": len(state.payments), "latency": state.latency_seconds}
+
+
 def create_app(mp_token: str, ghl_token: str, location: str, version: str) -> FastAPI:
     from services.sandbox.app import create_sandbox
     from services.sandbox.state import SandboxState
@@ -47,11 +56,7 @@ def create_app(mp_token: str, ghl_token: str, location: str, version: str) -> Fa
             state.payments.clear()
             state.merchant_orders.clear()
             state.faults.clear()
-        state.latency_seconds = float(body.get("latency", 0.0))
-        prefix, first = body.get("prefix", "bench"), int(body.get("first_id", 1))
-        for index in range(int(body.get("count", 0))):
-            state.put_payment(str(first + index), "approved", email=f"{prefix}-{index}@bench.example.com")
-        return {"payments": len(state.payments), "latency": state.latency_seconds}
+        return seed(state, body)
 
     @app.get("/bench/calls")
     async def calls() -> Any:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextlib import contextmanager
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -26,8 +24,10 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# The payment path's first step in one round trip: take the payment's lock (SET NX EX,
-# as `lock` does), store the state if it is at least as new as the stored one, and read
+# The payment path's first step in one round trip: take the payment's lock (SET NX EX:
+# two events of one payment, a webhook and an IPN say, never run its steps at once, so a
+# status is tagged once; it expires with the job timeout, so a killed worker cannot hold
+# it for ever), store the state if it is at least as new as the stored one, and read
 # what the handler needs next. The lock is released here when nothing else will happen
 # under it (older state, status already tagged).
 # KEYS: lock, payment hash, tagged set. ARGV: token, lock seconds, updated_ts, status,
@@ -101,18 +101,9 @@ class PaymentStore:
     def get(self, kind: str, resource_id: str) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key(kind, resource_id)).items()}
 
-    def set_contact(self, payment_id: str, contact_id: str) -> None:
-        self.redis.hset(self.key("payment", payment_id), "contact_id", contact_id)
-
-    def was_tagged(self, payment_id: str, status: str) -> bool:
-        return bool(self.redis.sismember(self.key("payment-tagged", payment_id), status))
-
-    def mark_tagged(self, payment_id: str, status: str) -> None:
-        self.redis.sadd(self.key("payment-tagged", payment_id), status)
-
     def begin(self, payment_id: str, status: str, updated_ts: float, state: dict[str, str], wait_seconds: float = 10.0) -> PaymentStep:
         """Takes the payment's lock and stores its state if newer, in one round trip per
-        try; waits for the lock as `lock` does. The returned step holds the lock only
+        try, waiting up to `wait_seconds` for the lock. The returned step holds the lock only
         when `verdict` is "stored": the caller must then end it with `tagged` or `release`."""
         keys = [self.key("payment-lock", payment_id), self.key("payment", payment_id), self.key("payment-tagged", payment_id)]
         token = secrets.token_hex(8)
@@ -133,23 +124,6 @@ class PaymentStore:
         elif verdict == "stored":
             step.contact_id = result[1].decode() or None
         return step
-
-    @contextmanager
-    def lock(self, payment_id: str, wait_seconds: float = 10.0) -> Iterator[None]:
-        """Two events of one payment (a webhook and an IPN, say) never run its steps at
-        the same time, so a status is tagged once. Expires with the job timeout, so a
-        killed worker cannot hold it for ever."""
-        key = self.key("payment-lock", payment_id)
-        token = secrets.token_hex(8)
-        deadline = time.monotonic() + wait_seconds
-        while not self.redis.set(key, token, nx=True, ex=self.lock_seconds):
-            if time.monotonic() > deadline:
-                raise RetryableError("payment lock", f"payment {payment_id} is being processed by another event")
-            time.sleep(0.05)
-        try:
-            yield
-        finally:
-            self._release(keys=[key], args=[token])
 
 
 class PaymentStep:

@@ -37,7 +37,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from benchmarks.worker.upstream import endpoint, seed
+from benchmarks.worker.upstream import endpoint, parse_args, seed
 from services.sandbox.state import SandboxState
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity"}
@@ -144,14 +144,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mp-token", required=True)
-    parser.add_argument("--ghl-token", required=True)
-    parser.add_argument("--location", required=True)
-    parser.add_argument("--version", default="2021-07-28")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     try:
         import uvloop
 

@@ -67,15 +67,20 @@ def create_app(mp_token: str, ghl_token: str, location: str, version: str) -> Fa
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(doc: str) -> argparse.Namespace:
+    """The command line both fake upstreams take."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mp-token", required=True)
     parser.add_argument("--ghl-token", required=True)
     parser.add_argument("--location", required=True)
     parser.add_argument("--version", default="2021-07-28")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__)
 
     import uvicorn
 

@@ -13,8 +13,6 @@ SUCCESS = "success"
 FAILED = "failed"
 STATUSES = (PENDING, PROCESSING, SUCCESS, FAILED)
 
-SOURCES = ("webhook", "ipn", "reconcile", "manual")
-
 # Metric labels must stay bounded whatever senders put in `type`.
 KNOWN_TYPES = frozenset(
     {

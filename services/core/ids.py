@@ -25,6 +25,3 @@ def id_floor(timestamp: float) -> str:
     # events of that millisecond from an inclusive `until`.
     return f"{round(timestamp * 1_000_000) // 1000:0{_TIME_DIGITS}x}"
 
-
-def id_timestamp(event_id: str) -> float:
-    return int(event_id[:_TIME_DIGITS], 16) / 1000

@@ -48,7 +48,6 @@ class PipelineSnapshot:
     scheduled: int
     oldest_pending_age: float
     scheduler_lag: float
-    due_now: int
 
 
 @dataclass(frozen=True)
@@ -201,15 +200,14 @@ class EventStore:
 
         def parse(result: list[Any]) -> PipelineSnapshot:
             counts = {status: int(count) for status, count in zip(STATUSES, result[0])}
-            oldest_due = float(result[3]) if result[3] else None
-            oldest_scheduled = float(result[5]) if result[5] else None
+            oldest_due = float(result[2]) if result[2] else None
+            oldest_scheduled = float(result[4]) if result[4] else None
             return PipelineSnapshot(
                 by_status=counts,
                 queue_depth=int(result[1]),
-                scheduled=int(result[4]),
+                scheduled=int(result[3]),
                 oldest_pending_age=max(0.0, now - oldest_due) if oldest_due is not None else 0.0,
                 scheduler_lag=max(0.0, now - oldest_scheduled) if oldest_scheduled is not None else 0.0,
-                due_now=int(result[2]),
             )
 
         return self._run("pipeline", [repr(now), *STATUSES], parse)
@@ -218,9 +216,6 @@ class EventStore:
         return self._run("delete", [event_id], bool)
 
     # Plain reads used by the reconciler and the metrics collector.
-
-    def processing_started_before(self, timestamp: float) -> Any:
-        return self.redis.zrangebyscore(f"{self.prefix}:processing", "-inf", timestamp)
 
     def all_processing(self) -> Any:
         return self.redis.zrange(f"{self.prefix}:processing", 0, -1)

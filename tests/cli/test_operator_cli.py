@@ -23,8 +23,9 @@ def cli(make_env, monkeypatch, store):
     return run
 
 
-def _failed(store, resource: str, event_type: str = "payment") -> str:
-    _, event_id = store.receive(NewEvent(source="webhook", type=event_type, resource_id=resource, webhook_id=f"w{resource}"))
+def _failed(store, resource: str, event_type: str = "payment", received_at: float | None = None) -> str:
+    notification = NewEvent(source="webhook", type=event_type, resource_id=resource, webhook_id=f"w{resource}")
+    _, event_id = store.receive(notification, now=received_at)
     attempt = store.claim(event_id, "job", "w.x")
     assert store.finish(event_id, attempt.number, "permanent", error="mercadopago GET /v1/payments/x: 404") == "failed"
     return event_id
@@ -71,7 +72,8 @@ def test_retry_filters_by_time_and_limit(cli, store, capsys):
     old = store.receive(NewEvent(source="ipn", type="payment", resource_id="old"), now=time.time() - 7200)[1]
     attempt = store.claim(old, "j", "w.x", now=time.time() - 7200)
     store.finish(old, attempt.number, "permanent", now=time.time() - 7200)
-    recent = [_failed(store, str(n)) for n in range(3)]
+    # A second apart: ids order by millisecond, and within one millisecond arbitrarily.
+    recent = [_failed(store, str(n), received_at=time.time() - 10 + n) for n in range(3)]
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
     assert cli("retry", "--since", since, "--limit", "2", "--dry-run") == 0
     out = capsys.readouterr().out

@@ -7,7 +7,8 @@ fake upstream (lean by default) in a subprocess with zero latency, with a few fu
 their CPU and wall time: RQ's dequeue and execute_job, the product's
 Processor.process, each upstream HTTP exchange (Upstream._send). It also counts every
 Redis command and pipeline per event, and finally times one bare GET of a payment
-with httpx.Client, httpx's transport as the worker drives it, urllib3 and http.client
+with httpx.Client, the worker's Upstream (its own httpx transport, metrics and
+classification included), urllib3 and http.client
 against the same fake upstream (the lean one by default; --upstream sandbox).
 
 Pinned like worker_bench.py: this process on CPU 0, the fake upstream on CPU 1.
@@ -177,6 +178,8 @@ def compare_clients(port: int, count: int = 1000) -> None:
     import httpx
     import urllib3
 
+    from services.worker.upstream.http import Upstream
+
     headers = {"Authorization": f"Bearer {MP_TOKEN}"}
     sandbox_request(port, "POST", "/bench/reset", {"latency": 0, "prefix": "cmp", "count": 1, "first_id": 1})
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/mp", headers=headers) as hx:
@@ -187,8 +190,10 @@ def compare_clients(port: int, count: int = 1000) -> None:
             raw.request("GET", "/mp/v1/payments/1", headers=headers)
             return json.loads(raw.getresponse().read())
 
+        worker = Upstream("mercadopago", f"http://127.0.0.1:{port}/mp", headers)
         clients = {
             "httpx.Client": lambda: hx.get("/v1/payments/1").json(),
+            "worker Upstream": lambda: worker.call("GET", "/v1/payments/1"),
             "urllib3 pool": lambda: json.loads(pool.request("GET", "/mp/v1/payments/1", headers=headers).data),
             "http.client": with_raw,
         }
@@ -200,7 +205,7 @@ def compare_clients(port: int, count: int = 1000) -> None:
             for _ in range(count):
                 call()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            print(f"  {name:15s} {1000 * wall / count:.2f} ms wall, {1000 * cpu / count:.2f} ms client CPU")
+            print(f"  {name:16s} {1000 * wall / count:.2f} ms wall, {1000 * cpu / count:.2f} ms client CPU")
 
 
 if __name__ == "__main__":

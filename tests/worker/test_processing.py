@@ -6,6 +6,8 @@ import time
 
 from prometheus_client import REGISTRY
 
+from tests.support.servers import free_port
+
 
 def _tag_calls(state, contact_id=None):
     prefix = f"/contacts/{contact_id}/tags" if contact_id else "/contacts/"
@@ -127,11 +129,30 @@ def test_retry_then_success(pipeline, sandbox):
     assert "502" in event.history[0]["error"]
 
 
+def test_upstream_down_keeps_the_event_for_a_retry_that_succeeds(pipeline, sandbox):
+    state, _ = sandbox
+    state.put_payment("1010", "approved")
+    down = pipeline(MP_API_BASE_URL=f"http://127.0.0.1:{free_port()}", RETRY_DELAYS="1,1")
+    event_id = down.notify("1010")
+    down.work()
+
+    event = down.store.get(event_id)
+    assert event.status == "pending" and event.attempts == 1
+    assert event.last_error.startswith("mercadopago GET /v1/payments/1010: connection error (ConnectError")
+    assert _tag_calls(state) == []
+    pipeline(RETRY_DELAYS="1,1").drain()  # Mercado Pago is back
+
+    event = down.store.get(event_id)
+    assert event.status == "success" and event.attempts == 2
+    assert [h["outcome"] for h in event.history] == ["retry", "success"]
+    assert len(_tag_calls(state)) == 1
+
+
 def test_exhausted_retries_end_failed(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("1007", "approved")
     state.fail_next("mp", "GET", "/v1/payments/1007", 503, times=10)
-    run = pipeline(RETRY_DELAYS="0,0")
+    run = pipeline(RETRY_DELAYS="1,1")
     event_id = run.notify("1007")
     run.drain()
 

@@ -12,7 +12,7 @@ from services.core.settings import Settings
 
 from ..metrics import GHL_RATE_LIMIT_WAIT_SECONDS, GHL_RATE_LIMIT_WAITS
 from ..ratelimit import SlidingWindowLimiter
-from .http import Upstream, new_client
+from .http import Upstream
 
 
 def _count_wait(seconds: float) -> None:
@@ -22,12 +22,8 @@ def _count_wait(seconds: float) -> None:
 
 class HighLevel:
     def __init__(self, settings: Settings, redis: Redis) -> None:
-        headers = {
-            "Authorization": f"Bearer {settings.ghl_api_token}",
-            "Version": settings.ghl_api_version,
-            "Accept": "application/json",
-        }
-        self.api = Upstream("highlevel", new_client(settings.ghl_api_base_url, headers), on_wait=_count_wait)
+        headers = {"Authorization": f"Bearer {settings.ghl_api_token}", "Version": settings.ghl_api_version}
+        self.api = Upstream("highlevel", settings.ghl_api_base_url, headers, on_wait=_count_wait)
         self.location_id = settings.ghl_location_id
         self.limiter = SlidingWindowLimiter(
             redis,
@@ -58,4 +54,4 @@ class HighLevel:
         self._call("POST", f"/contacts/{contact_id}/tags", json={"tags": tags})
 
     def close(self) -> None:
-        self.api.client.close()
+        self.api.close()

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import email.utils
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
 import httpx
@@ -17,11 +20,23 @@ from ..metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 # Connect fails fast; a slow read is given longer. The whole attempt is bounded by
 # JOB_TIMEOUT_SECONDS anyway.
 TIMEOUT = httpx.Timeout(connect=3.0, read=15.0, write=10.0, pool=5.0)
+LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
+# Sent with every request; the API's own headers (authorization, version) are added.
+BASE_HEADERS = {
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": f"mp-webhooks/{version('mp-webhooks')} (python-httpx/{httpx.__version__})",
+}
 
 
-def new_client(base_url: str, headers: dict[str, str]) -> httpx.Client:
-    limits = httpx.Limits(max_connections=20, max_keepalive_connections=10)
-    return httpx.Client(base_url=base_url, headers=headers, timeout=TIMEOUT, limits=limits)
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY / HTTP_PROXY, else
+    ALL_PROXY; none when NO_PROXY covers the host), read once at start-up."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.netloc):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -55,19 +70,40 @@ def _upstream_message(response: httpx.Response) -> str:
 class Upstream:
     """An upstream API: `call` returns the JSON body of a 2xx or raises a ProcessingError.
 
+    Requests go straight to one pooled `httpx.HTTPTransport` (keep-alive, the proxy
+    the environment names, TLS verification) rather than through `httpx.Client`: these
+    APIs use none of what the client adds on every request (cookies, auth flows,
+    redirects, base-URL merging, event hooks), and skipping it saves ~0.2-0.4 ms of
+    CPU per call, a third of a worker's HTTP cost (docs/benchmarks-worker.md).
+
     A 429 with a short interval is waited out inside the attempt (up to
     `max_inline_wait` seconds in all), because an attempt spent on a rate limit is
     wasted; a longer one becomes a retry no earlier than the interval.
     """
 
-    def __init__(self, name: str, client: httpx.Client, *, on_wait: Callable[[float], None] | None = None, max_inline_wait: float = 10.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        on_wait: Callable[[float], None] | None = None,
+        max_inline_wait: float = 10.0,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
         self.name = name
-        self.client = client
+        self.base_url = base_url.rstrip("/")
+        self.headers = httpx.Headers(BASE_HEADERS | headers)
         self.on_wait = on_wait
         self.max_inline_wait = max_inline_wait
+        self.transport = httpx.HTTPTransport(limits=LIMITS, proxy=proxy_for(self.base_url))
+        self._extensions = {"timeout": timeout.as_dict()}
         # The metrics' children, looked up once (per status code) instead of per call.
         self._duration = UPSTREAM_DURATION.labels(name)
         self._requests: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self.transport.close()
 
     def call(self, method: str, path: str, *, before: Callable[[], None] | None = None, **kwargs: Any) -> Any:
         step = f"{self.name} {method} {path}"
@@ -100,7 +136,7 @@ class Upstream:
     def _send(self, step: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         started = time.perf_counter()
         try:
-            response = self.client.request(method, path, **kwargs)
+            response = self._exchange(method, path, **kwargs)
         except httpx.TimeoutException as error:
             self._observe("timeout", started)
             raise RetryableError(step, f"timeout ({type(error).__name__})") from None
@@ -108,6 +144,16 @@ class Upstream:
             self._observe("error", started)
             raise RetryableError(step, f"connection error ({type(error).__name__}: {error})") from None
         self._observe(str(response.status_code), started)
+        return response
+
+    def _exchange(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> httpx.Response:
+        request = httpx.Request(method, self.base_url + path, params=params, json=json, headers=self.headers, extensions=self._extensions)
+        response = self.transport.handle_request(request)
+        response.request = request
+        try:
+            response.read()
+        finally:
+            response.close()
         return response
 
     def _observe(self, code: str, started: float) -> None:

@@ -6,13 +6,12 @@ from typing import Any
 
 from services.core.settings import Settings
 
-from .http import Upstream, new_client
+from .http import Upstream
 
 
 class MercadoPago:
     def __init__(self, settings: Settings) -> None:
-        client = new_client(settings.mp_api_base_url, {"Authorization": f"Bearer {settings.mp_access_token}"})
-        self.api = Upstream("mercadopago", client)
+        self.api = Upstream("mercadopago", settings.mp_api_base_url, {"Authorization": f"Bearer {settings.mp_access_token}"})
 
     def payment(self, payment_id: str) -> dict[str, Any]:
         return self.api.call("GET", f"/v1/payments/{payment_id}")
@@ -34,4 +33,4 @@ class MercadoPago:
         return self.api.call("GET", "/v1/payments/search", params=params)
 
     def close(self) -> None:
-        self.api.client.close()
+        self.api.close()

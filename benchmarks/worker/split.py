@@ -100,7 +100,10 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     from services.core.events import NewEvent
     from services.core.logs import configure_logging
     from services.core.settings import load_settings
+    from services.core.store import EventStore
     from services.worker import tasks
+    from services.worker.payments import PaymentStore
+    from services.worker.ratelimit import SlidingWindowLimiter
     from services.worker.processor import Processor
     from services.worker.runner import build_processor
     from services.worker.upstream.http import Upstream
@@ -124,6 +127,10 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
         processor.store.receive(NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"split-{resource}"))
 
     Upstream._send = timed("upstream HTTP exchange", Upstream._send)
+    EventStore.claim = timed("  claim (script)", EventStore.claim)
+    EventStore.finish = timed("  finish (script)", EventStore.finish)
+    PaymentStore.begin = timed("  payment begin (script)", PaymentStore.begin)
+    SlidingWindowLimiter.acquire = timed("  limiter acquire (script)", SlidingWindowLimiter.acquire)
     Processor.process = timed("Processor.process (the job)", Processor.process)
     SimpleWorker.execute_job = timed("RQ execute_job", SimpleWorker.execute_job)
     SimpleWorker.dequeue_job_and_maintain_ttl = timed("RQ dequeue", SimpleWorker.dequeue_job_and_maintain_ttl)
@@ -156,6 +163,8 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
 
         profile.disable()
         pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+        if os.environ.get("SPLIT_PROFILE_OUT"):
+            profile.dump_stats(os.environ["SPLIT_PROFILE_OUT"])
     redis.client.Redis.execute_command = command
     redis.client.Pipeline.execute = execute
     success = client.zcard(processor.store.status_index_key("success"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, TypeVar
@@ -184,15 +184,21 @@ class EventStore:
         result: dict[str, Any] | None = None,
         retry_at: float | None = None,
         history_outcome: str = "",
+        effects: Sequence[Sequence[str]] = (),
         now: float | None = None,
     ) -> str:
         """Ends an attempt with 'success', 'retryable' or 'permanent'. Returns the event's
-        fate: "success", "retry", "failed", or "stale" when the attempt is no longer current."""
+        fate: "success", "retry", "failed", or "stale" when the attempt is no longer current.
+        `effects` are the attempt's own last writes, applied in the same step whatever the
+        fate (they record what already happened upstream): ["hset", key, field, value],
+        ["sadd", key, member], ["release", lock key, token] (deleted if it still holds token)."""
         now = time.time() if now is None else now
         args = [
             event_id, attempt, outcome, repr(now), error, _json(result) if result is not None else "",
-            repr(now if retry_at is None else retry_at), history_outcome, *self._job(event_id),
+            repr(now if retry_at is None else retry_at), history_outcome, _json(list(effects)),
         ]
+        if outcome == "retryable":
+            args += self._job(event_id)  # the retry's job: only a retryable outcome can need one
         return self._run("finish", args, lambda r: _text(r[0]))
 
     def pipeline(self, now: float | None = None) -> PipelineSnapshot:

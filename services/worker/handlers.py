@@ -23,22 +23,33 @@ class Handlers:
         self.highlevel = highlevel
         self.payments = payments
 
-    def handle(self, event: Event) -> dict[str, Any]:
+    def handle(self, event: Event, effects: list[list[str]]) -> dict[str, Any]:
+        """`effects` collects the writes that `EventStore.finish` applies with the
+        attempt's end (services/worker/payments.py: PaymentStep.effects)."""
         if not event.resource_id:
             raise PermanentError("event", "the notification carries no resource id")
         if event.type == "payment":
-            return self.payment(event.resource_id)
+            return self.payment(event.resource_id, effects)
         if event.type in MERCHANT_ORDER_TYPES:
             return self.merchant_order(event.resource_id)
         return {"action": "none", "reason": f"nothing to do for type {event.type!r}; the notification is stored"}
 
-    def payment(self, payment_id: str) -> dict[str, Any]:
+    def payment(self, payment_id: str, effects: list[list[str]]) -> dict[str, Any]:
         payment = self.mercadopago.payment(payment_id)
         status = str(payment.get("status") or "unknown")
         result: dict[str, Any] = {"payment_id": payment_id, "payment_status": status}
-        # Lock, store-if-newer and the reads below are one round trip (PaymentStore.begin);
-        # recording the tag and releasing the lock are another (PaymentStep.tagged).
-        step = self.payments.begin(payment_id, status, updated_timestamp(payment), payment_state(payment))
+        tags = list(self.settings.tags_for_status(status))
+        metadata_contact = (payment.get("metadata") or {}).get("ghl_contact_id")
+        email = (payment.get("payer") or {}).get("email")
+        # Lock, store-if-newer, the reads below and the first GoHighLevel call's limiter
+        # token are one round trip (PaymentStore.begin); remembering the contact,
+        # recording the tag and releasing the lock go with the attempt's end (effects).
+        step = self.payments.begin(
+            payment_id, status, updated_timestamp(payment), payment_state(payment),
+            limiter=self.highlevel.limiter,
+            calls_if_remembered=bool(tags),
+            calls_otherwise=bool(tags) if metadata_contact else bool(email),
+        )
         if step.verdict == "older":
             stored = step.stored
             return result | {
@@ -47,34 +58,32 @@ class Handlers:
             }
         if step.verdict == "tagged":
             return result | {"action": "already_tagged"}
-        contact_id = None
+        contact_id, tagged = None, None
+        self.highlevel.token_taken = step.took_token
         try:
-            contact_id, route = self._contact(payment, step.contact_id)
+            contact_id, route = self._contact(payment, metadata_contact, step.contact_id, email)
             if contact_id is None:
                 return result | {"action": "stored_only", "reason": "no payer email or metadata.ghl_contact_id to find a GoHighLevel contact"}
-            tags = list(self.settings.tags_for_status(status))
             if tags:
                 self.highlevel.add_tags(contact_id, tags)
-            step.tagged(contact_id, status)
+            tagged = status
         finally:
-            # After a failure the lock is still held: release it, remembering the
-            # contact already found (the next attempt then skips the search).
-            step.release(contact_id)
+            # A token taken for a call that never went out is not carried to another event.
+            self.highlevel.token_taken = False
+            effects.extend(step.effects(contact_id, tagged))
         return result | {"action": "tagged", "contact_id": contact_id, "contact_route": route, "tags": tags}
 
-    def _contact(self, payment: dict[str, Any], known: str | None) -> tuple[str | None, str | None]:
-        metadata = payment.get("metadata") or {}
-        if metadata.get("ghl_contact_id"):
-            return str(metadata["ghl_contact_id"]), "metadata"
+    def _contact(self, payment: dict[str, Any], metadata_contact: Any, known: str | None, email: str | None) -> tuple[str | None, str | None]:
+        if metadata_contact:
+            return str(metadata_contact), "metadata"
         if known:
             return known, "remembered"
-        payer = payment.get("payer") or {}
-        email = payer.get("email")
         if not email:
             return None, None
         found = self.highlevel.find_contact_id(email)
         if found:
             return found, "search"
+        payer = payment.get("payer") or {}
         return self.highlevel.upsert_contact(email, payer.get("first_name"), payer.get("last_name")), "created"
 
     def merchant_order(self, order_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from redis import Redis
 
 from .errors import RetryableError
+from .ratelimit import TAKE_TOKEN, SlidingWindowLimiter
 
 # Only a state at least as new as the stored one is written: notifications arrive out
 # of order, and a retried old event must not roll a payment back.
@@ -20,21 +21,21 @@ if stored > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'updated_ts', ARGV[1], unpack(ARGV, 2))
 return 1
 """
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 # The payment path's first step in one round trip: take the payment's lock (SET NX EX:
 # two events of one payment, a webhook and an IPN say, never run its steps at once, so a
 # status is tagged once; it expires with the job timeout, so a killed worker cannot hold
-# it for ever), store the state if it is at least as new as the stored one, and read
-# what the handler needs next. The lock is released here when nothing else will happen
-# under it (older state, status already tagged).
-# KEYS: lock, payment hash, tagged set. ARGV: token, lock seconds, updated_ts, status,
-# then the state's field/value pairs.
+# it for ever), store the state if it is at least as new as the stored one, read what
+# the handler needs next, and take the GoHighLevel limiter's token for the first call
+# that follows (tags for a remembered contact, else the search), if one does. Only the
+# next call's token is taken here: a token taken earlier would be counted before its
+# request is sent. The lock is released here when nothing else will happen under it
+# (older state, status already tagged).
+# KEYS: lock, payment hash, tagged set, limiter. ARGV: token, lock seconds, updated_ts,
+# status, limiter window / limit / member, whether a GoHighLevel call follows with a
+# remembered contact ('1'/'0') and without one, then the state's field/value pairs.
 # Returns {'locked'} | {'older', stored status, stored date_last_updated} |
-# {'tagged'} | {'stored', remembered contact id or ''}.
-_BEGIN = """
+# {'tagged'} | {'stored', remembered contact id or '', '1' if the token was taken}.
+_BEGIN = TAKE_TOKEN + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return {'locked'} end
 local stored = tonumber(redis.call('HGET', KEYS[2], 'updated_ts') or '-1')
 if stored > tonumber(ARGV[3]) then
@@ -42,24 +43,16 @@ if stored > tonumber(ARGV[3]) then
   local old = redis.call('HMGET', KEYS[2], 'status', 'date_last_updated')
   return {'older', old[1] or '', old[2] or ''}
 end
-redis.call('HSET', KEYS[2], 'updated_ts', ARGV[3], unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], 'updated_ts', ARGV[3], unpack(ARGV, 10))
 if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1 then
   redis.call('DEL', KEYS[1])
   return {'tagged'}
 end
-return {'stored', redis.call('HGET', KEYS[2], 'contact_id') or ''}
+local contact = redis.call('HGET', KEYS[2], 'contact_id') or ''
+local calls = ARGV[contact ~= '' and 8 or 9] == '1'
+local took = calls and take_token(KEYS[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]) == 0
+return {'stored', contact, took and '1' or '0'}
 """
-# The payment path's last step in one round trip: remember the contact, record the
-# status as tagged (unless ARGV[3] is ''), release the lock if this holder still has it.
-# KEYS: lock, payment hash, tagged set. ARGV: token, contact id, status or ''.
-_TAGGED = """
-redis.call('HSET', KEYS[2], 'contact_id', ARGV[2])
-if ARGV[3] ~= '' then redis.call('SADD', KEYS[3], ARGV[3]) end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-"""
-
-
 def updated_timestamp(payment: dict[str, Any]) -> float:
     """date_last_updated as epoch seconds (Mercado Pago sends local offsets, e.g. -04:00)."""
     value = payment.get("date_last_updated") or payment.get("date_created")
@@ -87,9 +80,7 @@ class PaymentStore:
         self.prefix = prefix
         self.lock_seconds = lock_seconds
         self._store_if_newer = redis.register_script(_STORE_IF_NEWER)
-        self._release = redis.register_script(_RELEASE)
         self._begin = redis.register_script(_BEGIN)
-        self._tagged = redis.register_script(_TAGGED)
 
     def key(self, kind: str, resource_id: str) -> str:
         return f"{self.prefix}:{kind}:{resource_id}"
@@ -101,14 +92,30 @@ class PaymentStore:
     def get(self, kind: str, resource_id: str) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key(kind, resource_id)).items()}
 
-    def begin(self, payment_id: str, status: str, updated_ts: float, state: dict[str, str], wait_seconds: float = 10.0) -> PaymentStep:
+    def begin(
+        self,
+        payment_id: str,
+        status: str,
+        updated_ts: float,
+        state: dict[str, str],
+        *,
+        limiter: SlidingWindowLimiter,
+        calls_if_remembered: bool,
+        calls_otherwise: bool,
+        wait_seconds: float = 10.0,
+    ) -> PaymentStep:
         """Takes the payment's lock and stores its state if newer, in one round trip per
         try, waiting up to `wait_seconds` for the lock. The returned step holds the lock only
-        when `verdict` is "stored": the caller must then end it with `tagged` or `release`."""
-        keys = [self.key("payment-lock", payment_id), self.key("payment", payment_id), self.key("payment-tagged", payment_id)]
+        when `verdict` is "stored": the attempt must then end with the step's `effects`.
+        `calls_if_remembered` / `calls_otherwise`: whether a GoHighLevel call follows when
+        a contact is remembered for the payment / when none is; the step then also takes
+        that call's token from `limiter` when the window has room (`took_token`)."""
+        keys = [self.key("payment-lock", payment_id), self.key("payment", payment_id),
+                self.key("payment-tagged", payment_id), limiter.key]
         token = secrets.token_hex(8)
         flat = [item for pair in state.items() for item in pair]
-        args = [token, self.lock_seconds, repr(updated_ts), status, *flat]
+        args = [token, self.lock_seconds, repr(updated_ts), status, *limiter.token_args(),
+                int(calls_if_remembered), int(calls_otherwise), *flat]
         deadline = time.monotonic() + wait_seconds
         while True:
             result = self._begin(keys=keys, args=args)
@@ -118,40 +125,41 @@ class PaymentStore:
             if time.monotonic() > deadline:
                 raise RetryableError("payment lock", f"payment {payment_id} is being processed by another event")
             time.sleep(0.05)
-        step = PaymentStep(self, keys, token, verdict)
+        step = PaymentStep(keys[:3], token, verdict)
         if verdict == "older":
             step.stored = {"status": result[1].decode(), "date_last_updated": result[2].decode()}
         elif verdict == "stored":
             step.contact_id = result[1].decode() or None
+            step.took_token = result[2] == b"1"
         return step
 
 
 class PaymentStep:
     """What `PaymentStore.begin` found: verdict "older" (nothing stored; `stored` holds
     the newer stored status and date), "tagged" (stored; the status was already tagged)
-    or "stored" (stored; `contact_id` is the remembered contact, if any). Only a
+    or "stored" (stored; `contact_id` is the remembered contact, if any; `took_token`
+    whether the limiter's token for the next GoHighLevel call is already taken). Only a
     "stored" step holds the payment's lock."""
 
-    def __init__(self, payments: PaymentStore, keys: list[str], token: str, verdict: str) -> None:
-        self.payments = payments
+    def __init__(self, keys: list[str], token: str, verdict: str) -> None:
         self.keys = keys
         self.token = token
         self.verdict = verdict
         self.stored: dict[str, str] = {}
         self.contact_id: str | None = None
-        self.held = verdict == "stored"
+        self.took_token = False
 
-    def tagged(self, contact_id: str, status: str) -> None:
-        """Remembers the contact, records the status as tagged and releases the lock."""
-        self.payments._tagged(keys=self.keys, args=[self.token, contact_id, status])
-        self.held = False
-
-    def release(self, contact_id: str | None = None) -> None:
-        """Releases the lock if still held; remembers `contact_id` (found before a
-        failure) in the same round trip."""
-        if self.held:
-            self.held = False
-            if contact_id:
-                self.payments._tagged(keys=self.keys, args=[self.token, contact_id, ""])
-            else:
-                self.payments._release(keys=self.keys[:1], args=[self.token])
+    def effects(self, contact_id: str | None, tagged_status: str | None) -> list[list[str]]:
+        """The step's last writes, which the event store's `finish` applies in the same
+        atomic step that ends the attempt, whatever its outcome: remember the contact
+        (found even if a later call failed: the next attempt then skips the search),
+        record the status as tagged (only after the tags call succeeded), and release
+        the lock if this step still holds it (a "stored" step)."""
+        if self.verdict != "stored":
+            return []
+        lock, payment, tagged = self.keys
+        effects = [["hset", payment, "contact_id", contact_id]] if contact_id else []
+        if tagged_status:
+            effects.append(["sadd", tagged, tagged_status])
+        effects.append(["release", lock, self.token])
+        return effects

@@ -49,8 +49,9 @@ class Processor:
         label = metric_type(event.type)
         started = time.perf_counter()
         outcome, error, result, retry_after = "success", "", None, None
+        effects: list[list[str]] = []
         try:
-            result = self.handlers.handle(event)
+            result = self.handlers.handle(event, effects)
         except RetryableError as failure:
             outcome, error, retry_after = "retryable", str(failure), failure.retry_after
         except PermanentError as failure:
@@ -61,7 +62,7 @@ class Processor:
             log.exception("handler crashed", extra={"event_id": event_id})
             outcome, error = "retryable", f"internal error: {type(failure).__name__}: {failure}"
         retry_at = time.time() + retry_delay(self.settings, attempt.number, retry_after)
-        fate = self.store.finish(event_id, attempt.number, outcome, error=error, result=result, retry_at=retry_at)
+        fate = self.store.finish(event_id, attempt.number, outcome, error=error, result=result, retry_at=retry_at, effects=effects)
         PROCESSING_DURATION.labels(label).observe(time.perf_counter() - started)
         if fate == "stale":
             log.warning("attempt outlived its claim; the reconciler had recovered it", extra={"event_id": event_id, "attempt": attempt.number})

@@ -10,21 +10,24 @@ from collections.abc import Callable
 
 from redis import Redis
 
-# Redis's clock, not the pods', decides the window: pods' clocks may disagree.
-_ACQUIRE = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now_ms, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return 0
+# Redis's clock, not the pods', decides the window: pods' clocks may disagree. A Lua
+# function, so that the payment step's script can take the first call's token in its
+# own round trip (services/worker/payments.py). Returns 0, or the ms until one frees up.
+TAKE_TOKEN = """
+local function take_token(key, window, limit, member)
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - window)
+  if redis.call('ZCARD', key) < limit then
+    redis.call('ZADD', key, now_ms, member)
+    redis.call('PEXPIRE', key, window)
+    return 0
+  end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now_ms)
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now_ms)
 """
+_ACQUIRE = TAKE_TOKEN + "return take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])"
 
 
 class SlidingWindowLimiter:
@@ -35,10 +38,14 @@ class SlidingWindowLimiter:
         self.on_wait = on_wait
         self._acquire = redis.register_script(_ACQUIRE)
 
+    def token_args(self) -> list[int | str]:
+        """take_token's arguments after the key: window, limit and a fresh member."""
+        return [self.window_ms, self.limit, secrets.token_hex(8)]
+
     def acquire(self) -> None:
         """Blocks until this request fits in the window."""
         while True:
-            wait_ms = self._acquire(keys=[self.key], args=[self.window_ms, self.limit, secrets.token_hex(8)])
+            wait_ms = self._acquire(keys=[self.key], args=self.token_args())
             if not wait_ms:
                 return
             delay = int(wait_ms) / 1000

@@ -226,6 +226,35 @@ def test_highlevel_burst_stays_under_the_shared_limit(pipeline, sandbox):
     assert REGISTRY.get_sample_value("mpwh_ghl_rate_limit_waits_total") > 0
 
 
+def test_every_highlevel_call_holds_exactly_one_limiter_token(pipeline, sandbox):
+    # The payment step takes the first call's token itself; a token must never be taken
+    # for a call that does not follow, nor a call go out without one.
+    state, _ = sandbox
+    known = state.add_contact("known@example.com")
+    state.add_contact("found@example.com")
+    state.put_payment("1101", "approved", email="new@example.com")  # search, upsert, tags
+    state.put_payment("1102", "approved", email="found@example.com")  # search, tags
+    state.put_payment("1103", "approved", metadata={"ghl_contact_id": known})  # tags
+    state.put_payment("1104", "approved", email=None)  # nobody to tag: no call
+    state.fail_next("ghl", "POST", "/contacts/", 429, headers={"X-RateLimit-Interval-Milliseconds": "50"})  # one call sent twice
+    run = pipeline(GHL_RATE_LIMIT_WINDOW_SECONDS="3600", GHL_STATUS_TAGS='{"in_process": []}')
+    for payment_id in ("1101", "1102", "1103", "1104"):
+        run.notify(payment_id)
+    run.drain()
+    state.put_payment("1101", "refunded", email="new@example.com", updated=time.time() + 60)  # remembered contact: tags
+    run.notify("1101")
+    run.drain()
+    state.put_payment("1101", "in_process", email="new@example.com", updated=time.time() + 120)  # no tags: no call
+    run.notify("1101")
+    run.drain()
+
+    assert all(event.status == "success" for event in run.store.page(limit=10).items)
+    calls = state.calls_to("ghl")
+    assert len(calls) == 3 + 2 + 1 + 0 + 1 + 0 + 1
+    limiter_key = f"{run.settings.key_prefix}:ratelimit:highlevel:{run.settings.ghl_location_id}"
+    assert run.store.redis.zcard(limiter_key) == len(calls)
+
+
 def test_same_event_queued_twice_is_processed_once(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("1011", "approved")
@@ -335,3 +364,26 @@ def test_claim_returns_the_claimed_event(pipeline, sandbox):
     assert attempt.event.status == "processing" and attempt.event.attempts == 1 and attempt.event.worker == "w.x"
     again = run.store.claim(event_id, job_id, "w.x")
     assert again.number is None and again.event is None
+
+
+def test_a_recovered_attempt_ends_stale_and_its_effects_still_apply(pipeline, sandbox):
+    run = pipeline()
+    redis, prefix = run.store.redis, run.settings.key_prefix
+    event_id = run.notify("1024")
+    attempt = run.store.claim(event_id, run.store.get(event_id).job_id, "w.x")
+    # The reconciler recovers the attempt (its worker looked gone) before the worker ends it.
+    assert run.store.finish(event_id, attempt.number, "retryable", error="attempt abandoned", history_outcome="abandoned") == "retry"
+    lock, payment, tagged = (f"{prefix}:{kind}:1024" for kind in ("payment-lock", "payment", "payment-tagged"))
+    redis.set(lock, "token-1")
+    effects = [["hset", payment, "contact_id", "c-9"], ["sadd", tagged, "approved"], ["release", lock, "token-1"]]
+
+    # The worker comes back: its outcome is refused, but what it did upstream is recorded.
+    assert run.store.finish(event_id, attempt.number, "success", effects=effects) == "stale"
+    assert redis.hget(payment, "contact_id") == b"c-9" and redis.sismember(tagged, "approved")
+    assert not redis.exists(lock)
+    event = run.store.get(event_id)
+    assert event.status == "pending" and [h["outcome"] for h in event.history] == ["abandoned"]
+    # A lock that another holder took since is left alone.
+    redis.set(lock, "token-2")
+    assert run.store.finish(event_id, attempt.number, "success", effects=[["release", lock, "token-1"]]) == "stale"
+    assert redis.get(lock) == b"token-2"

@@ -2,9 +2,27 @@
 -- comes back after the reconciler already recovered its attempt is told 'stale'.
 -- ARGV[3] event id, ARGV[4] attempt number, ARGV[5] 'success' | 'retryable' |
 -- 'permanent', ARGV[6] now, ARGV[7] error text, ARGV[8] result JSON, ARGV[9] retry at,
--- ARGV[10] history outcome override ('' or e.g. 'abandoned'), ARGV[11..13] the retry's
--- RQ job (see dispatch).
+-- ARGV[10] history outcome override ('' or e.g. 'abandoned'), ARGV[11] the attempt's
+-- effects (JSON, see below), ARGV[12..14] the retry's RQ job (see dispatch; sent only
+-- with a retryable outcome, the only one that can retry).
 local id = ARGV[3]
+
+-- The attempt's own last writes (a contact found, a status tagged, a lock released)
+-- record what already happened upstream, so they apply whatever the fate, even stale.
+local function apply(effect)
+  local op = effect[1]
+  if op == 'hset' then
+    redis.call('HSET', effect[2], effect[3], effect[4])
+  elseif op == 'sadd' then
+    redis.call('SADD', effect[2], effect[3])
+  elseif op == 'release' then
+    if redis.call('GET', effect[2]) == effect[3] then redis.call('DEL', effect[2]) end
+  else
+    error('unknown effect: ' .. tostring(op))
+  end
+end
+for _, effect in ipairs(cjson.decode(ARGV[11])) do apply(effect) end
+
 local ev = event_key(id)
 local now = tonumber(ARGV[6])
 local status = redis.call('HGET', ev, 'status')
@@ -33,7 +51,7 @@ entry.outcome = ARGV[10] ~= '' and ARGV[10] or final
 if ARGV[7] ~= '' then entry.error = ARGV[7] end
 redis.call('LSET', history_key(id), -1, cjson.encode(entry))
 if final == 'retry' then
-  dispatch(id, 11, tonumber(ARGV[9]), now)
+  dispatch(id, 12, tonumber(ARGV[9]), now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')
 end

@@ -33,8 +33,17 @@ class HighLevel:
             on_wait=_count_wait,
         )
 
+        # Set when the payment step already took the limiter's token for the next call.
+        self.token_taken = False
+
+    def _take_token(self) -> None:
+        if self.token_taken:
+            self.token_taken = False
+        else:
+            self.limiter.acquire()
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.api.call(method, path, before=self.limiter.acquire, **kwargs)
+        return self.api.call(method, path, before=self._take_token, **kwargs)
 
     def find_contact_id(self, email: str) -> str | None:
         body = self._call("GET", "/contacts/search/duplicate", params={"locationId": self.location_id, "email": email})

@@ -290,8 +290,9 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
             settings[component] = load_settings(env)
 
         processor = build_processor(settings["worker"], "deploy-test")
+        effects: list[list[str]] = []  # what `finish` would record: not needed here
         try:
-            result = processor.handlers.payment(payment_id)
+            result = processor.handlers.payment(payment_id, effects)
         finally:
             processor.handlers.mercadopago.close()
             processor.handlers.highlevel.close()

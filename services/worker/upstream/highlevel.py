@@ -32,7 +32,6 @@ class HighLevel:
             settings.ghl_rate_limit_window_seconds,
             on_wait=_count_wait,
         )
-
         # Set when the payment step already took the limiter's token for the next call.
         self.token_taken = False
 

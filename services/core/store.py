@@ -60,6 +60,11 @@ class Attempt:
     event: Event | None = None
 
 
+def event_key(prefix: str, event_id: str) -> str:
+    """The event's hash (common.lua builds the same name)."""
+    return f"{prefix}:event:{event_id}"
+
+
 def _pairs(flat: list[Any]) -> dict[str, Any]:
     return dict(zip(flat[::2], flat[1::2]))
 
@@ -190,8 +195,10 @@ class EventStore:
         """Ends an attempt with 'success', 'retryable' or 'permanent'. Returns the event's
         fate: "success", "retry", "failed", or "stale" when the attempt is no longer current.
         `effects` are the attempt's own last writes, applied in the same step whatever the
-        fate (they record what already happened upstream): ["hset", key, field, value],
-        ["sadd", key, member], ["release", lock key, token] (deleted if it still holds token)."""
+        fate (they record what already happened upstream): ["hset", key, field, value] or
+        ["sadd", key, member]. A lock the attempt registered on the event (`held_lock`,
+        `held_token`) is released when the attempt ends here, by its worker or by the
+        reconciler's recovery, unless the attempt is stale."""
         now = time.time() if now is None else now
         args = [
             event_id, attempt, outcome, repr(now), error, _json(result) if result is not None else "",

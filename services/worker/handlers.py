@@ -7,6 +7,7 @@ from typing import Any
 
 from services.core.events import Event
 from services.core.settings import Settings
+from services.core.store import event_key
 
 from .errors import PermanentError
 from .payments import PaymentStore, payment_state, updated_timestamp
@@ -29,12 +30,14 @@ class Handlers:
         if not event.resource_id:
             raise PermanentError("event", "the notification carries no resource id")
         if event.type == "payment":
-            return self.payment(event.resource_id, effects)
+            return self.payment(event.resource_id, event_key(self.settings.key_prefix, event.id), effects)
         if event.type in MERCHANT_ORDER_TYPES:
             return self.merchant_order(event.resource_id)
         return {"action": "none", "reason": f"nothing to do for type {event.type!r}; the notification is stored"}
 
-    def payment(self, payment_id: str, effects: list[list[str]]) -> dict[str, Any]:
+    def payment(self, payment_id: str, event: str, effects: list[list[str]]) -> dict[str, Any]:
+        """`event`: the key of the event being processed, which holds the payment's lock
+        for the attempt."""
         payment = self.mercadopago.payment(payment_id)
         status = str(payment.get("status") or "unknown")
         result: dict[str, Any] = {"payment_id": payment_id, "payment_status": status}
@@ -42,10 +45,11 @@ class Handlers:
         metadata_contact = (payment.get("metadata") or {}).get("ghl_contact_id")
         email = (payment.get("payer") or {}).get("email")
         # Lock, store-if-newer, the reads below and the first GoHighLevel call's limiter
-        # token are one round trip (PaymentStore.begin); remembering the contact,
-        # recording the tag and releasing the lock go with the attempt's end (effects).
+        # token are one round trip (PaymentStore.begin); remembering the contact and
+        # recording the tag (effects) and releasing the lock go with the attempt's end.
         step = self.payments.begin(
             payment_id, status, updated_timestamp(payment), payment_state(payment),
+            event_key=event,
             limiter=self.highlevel.limiter,
             calls_if_remembered=bool(tags),
             calls_otherwise=bool(tags) if metadata_contact else bool(email),

@@ -29,9 +29,11 @@ return 1
 # that follows (tags for a remembered contact, else the search), if one does. Only the
 # next call's token is taken here: a token taken earlier would be counted before its
 # request is sent. The lock is released here when nothing else will happen under it
-# (older state, status already tagged).
-# KEYS: lock, payment hash, tagged set, limiter. ARGV: token, lock seconds, updated_ts,
-# status, limiter window / limit / member, whether a GoHighLevel call follows with a
+# (older state, status already tagged); otherwise it is registered on the event, and
+# the event store's `finish` releases it when the attempt ends, by its worker or by the
+# reconciler's recovery.
+# KEYS: lock, payment hash, tagged set, limiter, event hash. ARGV: token, lock seconds,
+# updated_ts, status, limiter window / limit / member, whether a GoHighLevel call follows with a
 # remembered contact ('1'/'0') and without one, then the state's field/value pairs.
 # Returns {'locked'} | {'older', stored status, stored date_last_updated} |
 # {'tagged'} | {'stored', remembered contact id or '', '1' if the token was taken}.
@@ -48,6 +50,7 @@ if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1 then
   redis.call('DEL', KEYS[1])
   return {'tagged'}
 end
+redis.call('HSET', KEYS[5], 'held_lock', KEYS[1], 'held_token', ARGV[1])
 local contact = redis.call('HGET', KEYS[2], 'contact_id') or ''
 local calls = ARGV[contact ~= '' and 8 or 9] == '1'
 local took = calls and take_token(KEYS[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]) == 0
@@ -99,6 +102,7 @@ class PaymentStore:
         updated_ts: float,
         state: dict[str, str],
         *,
+        event_key: str,
         limiter: SlidingWindowLimiter,
         calls_if_remembered: bool,
         calls_otherwise: bool,
@@ -106,12 +110,13 @@ class PaymentStore:
     ) -> PaymentStep:
         """Takes the payment's lock and stores its state if newer, in one round trip per
         try, waiting up to `wait_seconds` for the lock. The returned step holds the lock only
-        when `verdict` is "stored": the attempt must then end with the step's `effects`.
+        when `verdict` is "stored"; it is registered on the event (`event_key`), so the
+        attempt's end releases it. The attempt then ends with the step's `effects`.
         `calls_if_remembered` / `calls_otherwise`: whether a GoHighLevel call follows when
         a contact is remembered for the payment / when none is; the step then also takes
         that call's token from `limiter` when the window has room (`took_token`)."""
         keys = [self.key("payment-lock", payment_id), self.key("payment", payment_id),
-                self.key("payment-tagged", payment_id), limiter.key]
+                self.key("payment-tagged", payment_id), limiter.key, event_key]
         token = secrets.token_hex(8)
         flat = [item for pair in state.items() for item in pair]
         args = [token, self.lock_seconds, repr(updated_ts), status, *limiter.token_args(),
@@ -125,7 +130,7 @@ class PaymentStore:
             if time.monotonic() > deadline:
                 raise RetryableError("payment lock", f"payment {payment_id} is being processed by another event")
             time.sleep(0.05)
-        step = PaymentStep(keys[:3], token, verdict)
+        step = PaymentStep(keys[:3], verdict)
         if verdict == "older":
             step.stored = {"status": result[1].decode(), "date_last_updated": result[2].decode()}
         elif verdict == "stored":
@@ -141,9 +146,8 @@ class PaymentStep:
     whether the limiter's token for the next GoHighLevel call is already taken). Only a
     "stored" step holds the payment's lock."""
 
-    def __init__(self, keys: list[str], token: str, verdict: str) -> None:
+    def __init__(self, keys: list[str], verdict: str) -> None:
         self.keys = keys
-        self.token = token
         self.verdict = verdict
         self.stored: dict[str, str] = {}
         self.contact_id: str | None = None
@@ -151,15 +155,14 @@ class PaymentStep:
 
     def effects(self, contact_id: str | None, tagged_status: str | None) -> list[list[str]]:
         """The step's last writes, which the event store's `finish` applies in the same
-        atomic step that ends the attempt, whatever its outcome: remember the contact
-        (found even if a later call failed: the next attempt then skips the search),
-        record the status as tagged (only after the tags call succeeded), and release
-        the lock if this step still holds it (a "stored" step)."""
+        atomic step that ends the attempt (and releases the lock), whatever its outcome:
+        remember the contact (found even if a later call failed: the next attempt then
+        skips the search) and record the status as tagged (only after the tags call
+        succeeded)."""
         if self.verdict != "stored":
             return []
-        lock, payment, tagged = self.keys
+        _, payment, tagged = self.keys
         effects = [["hset", payment, "contact_id", contact_id]] if contact_id else []
         if tagged_status:
             effects.append(["sadd", tagged, tagged_status])
-        effects.append(["release", lock, self.token])
         return effects

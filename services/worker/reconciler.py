@@ -22,7 +22,7 @@ from services.core import rqjobs
 from services.core.events import FAILED, SUCCESS, NewEvent
 from services.core.ids import id_floor
 from services.core.settings import Settings
-from services.core.store import EventStore
+from services.core.store import EventStore, event_key
 
 from .errors import ProcessingError
 from .kube import Cluster
@@ -121,7 +121,7 @@ class Reconciler:
         scheduled_key = rqjobs.scheduled_jobs_key(self.settings.key_prefix)
         for raw_id in self.store.due_before(now - LOST_GRACE_SECONDS):
             event_id = raw_id.decode()
-            job_id = self.redis.hget(f"{self.settings.key_prefix}:event:{event_id}", "job_id")
+            job_id = self.redis.hget(event_key(self.settings.key_prefix, event_id), "job_id")
             job_id = job_id.decode() if job_id else ""
             if job_id and (self.redis.lpos(queue_key, job_id) is not None or self.redis.zscore(scheduled_key, job_id) is not None):
                 continue

@@ -292,7 +292,7 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
         processor = build_processor(settings["worker"], "deploy-test")
         effects: list[list[str]] = []  # what `finish` would record: not needed here
         try:
-            result = processor.handlers.payment(payment_id, effects)
+            result = processor.handlers.payment(payment_id, f"{settings['worker'].key_prefix}:event:deploy-test", effects)
         finally:
             processor.handlers.mercadopago.close()
             processor.handlers.highlevel.close()

@@ -75,6 +75,31 @@ def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(pipeline, s
     assert next(iter(state.contacts.values()))["tags"] == ["mp-payment-approved"]
 
 
+def test_worker_killed_holding_the_payment_lock_does_not_hold_off_the_retry(pipeline, sandbox, start_worker, worker_env, fake_kube):
+    state, _ = sandbox
+    cluster, pods, _, _ = fake_kube
+    state.put_payment("4011", "approved")
+    state.latency_seconds = 1.0
+    run = pipeline(WORKER_POD_SELECTOR=SELECTOR)
+    worker = start_worker(worker_env(POD_NAME="pay-worker-7d9f-x2"))
+    pods.append(pod("pay-worker-7d9f-x2", WORKER_LABELS))
+    event_id = run.notify("4011")
+    lock = f"{run.settings.key_prefix}:payment-lock:4011"
+    # Killed in the GoHighLevel search, after the payment step took the lock.
+    wait_until(lambda: run.store.redis.exists(lock), message="the payment step to take the lock")
+    worker.signal_group(signal.SIGKILL)
+    worker.wait()
+    pods.clear()
+
+    assert Reconciler(run.settings, run.store.redis, cluster=cluster).run_pass().recovered["worker_gone"] == 1
+    assert not run.store.redis.exists(lock)  # released with the recovered attempt, not in JOB_TIMEOUT_SECONDS
+    state.latency_seconds = 0
+    run.drain()
+    event = run.store.get(event_id)
+    assert event.status == "success" and [h["outcome"] for h in event.history] == ["abandoned", "success"]
+    assert len(_tag_posts(state)) == 1
+
+
 def test_outside_a_cluster_abandoned_attempts_are_recovered_by_time(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("4002", "approved")

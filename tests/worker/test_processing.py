@@ -6,6 +6,9 @@ import time
 
 from prometheus_client import REGISTRY
 
+from services.core.store import event_key
+from services.worker.payments import PaymentStore
+from services.worker.ratelimit import SlidingWindowLimiter
 from tests.support.servers import free_port
 
 
@@ -366,24 +369,33 @@ def test_claim_returns_the_claimed_event(pipeline, sandbox):
     assert again.number is None and again.event is None
 
 
-def test_a_recovered_attempt_ends_stale_and_its_effects_still_apply(pipeline, sandbox):
+def test_a_recovered_attempt_releases_its_lock_and_a_late_worker_ends_stale(pipeline, sandbox):
     run = pipeline()
     redis, prefix = run.store.redis, run.settings.key_prefix
-    event_id = run.notify("1024")
-    attempt = run.store.claim(event_id, run.store.get(event_id).job_id, "w.x")
-    # The reconciler recovers the attempt (its worker looked gone) before the worker ends it.
-    assert run.store.finish(event_id, attempt.number, "retryable", error="attempt abandoned", history_outcome="abandoned") == "retry"
+    payments = PaymentStore(redis, prefix, lock_seconds=120)
+    limiter = SlidingWindowLimiter(redis, f"{prefix}:ratelimit:test", 100, 10)
     lock, payment, tagged = (f"{prefix}:{kind}:1024" for kind in ("payment-lock", "payment", "payment-tagged"))
-    redis.set(lock, "token-1")
-    effects = [["hset", payment, "contact_id", "c-9"], ["sadd", tagged, "approved"], ["release", lock, "token-1"]]
 
-    # The worker comes back: its outcome is refused, but what it did upstream is recorded.
-    assert run.store.finish(event_id, attempt.number, "success", effects=effects) == "stale"
+    def begin(event_id: str):
+        return payments.begin("1024", "approved", time.time(), {"status": "approved"}, event_key=event_key(prefix, event_id),
+                              limiter=limiter, calls_if_remembered=False, calls_otherwise=False)
+
+    event_id = run.notify("1024")
+    first = run.store.claim(event_id, run.store.get(event_id).job_id, "w.x")
+    assert begin(event_id).verdict == "stored" and redis.exists(lock)
+    # The reconciler recovers the attempt (its worker is gone): the payment lock goes with it.
+    assert run.store.finish(event_id, first.number, "retryable", error="attempt abandoned", history_outcome="abandoned") == "retry"
+    assert not redis.exists(lock) and not redis.hexists(event_key(prefix, event_id), "held_lock")
+
+    second = run.store.claim(event_id, run.store.get(event_id).job_id, "w.y")
+    assert second.number == 2 and begin(event_id).verdict == "stored"
+    held_by_second = redis.get(lock)
+    # The first worker comes back: its outcome is refused, but what it did upstream is
+    # recorded, and the lock the second attempt holds is left alone.
+    effects = [["hset", payment, "contact_id", "c-9"], ["sadd", tagged, "approved"]]
+    assert run.store.finish(event_id, first.number, "success", effects=effects) == "stale"
     assert redis.hget(payment, "contact_id") == b"c-9" and redis.sismember(tagged, "approved")
+    assert redis.get(lock) == held_by_second
+    assert run.store.finish(event_id, second.number, "success") == "success"
     assert not redis.exists(lock)
-    event = run.store.get(event_id)
-    assert event.status == "pending" and [h["outcome"] for h in event.history] == ["abandoned"]
-    # A lock that another holder took since is left alone.
-    redis.set(lock, "token-2")
-    assert run.store.finish(event_id, attempt.number, "success", effects=[["release", lock, "token-1"]]) == "stale"
-    assert redis.get(lock) == b"token-2"
+    assert [h["outcome"] for h in run.store.get(event_id).history] == ["abandoned", "success"]

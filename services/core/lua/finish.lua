@@ -7,16 +7,14 @@
 -- with a retryable outcome, the only one that can retry).
 local id = ARGV[3]
 
--- The attempt's own last writes (a contact found, a status tagged, a lock released)
--- record what already happened upstream, so they apply whatever the fate, even stale.
+-- The attempt's own last writes (a contact found, a status tagged) record what already
+-- happened upstream, so they apply whatever the fate, even stale.
 local function apply(effect)
   local op = effect[1]
   if op == 'hset' then
     redis.call('HSET', effect[2], effect[3], effect[4])
   elseif op == 'sadd' then
     redis.call('SADD', effect[2], effect[3])
-  elseif op == 'release' then
-    if redis.call('GET', effect[2]) == effect[3] then redis.call('DEL', effect[2]) end
   else
     error('unknown effect: ' .. tostring(op))
   end
@@ -29,6 +27,14 @@ local status = redis.call('HGET', ev, 'status')
 local attempts = tonumber(redis.call('HGET', ev, 'attempts') or '0')
 if status ~= 'processing' or attempts ~= tonumber(ARGV[4]) then
   return {'stale', status or 'missing'}
+end
+-- A lock the attempt registered on its event (the payment lock) ends with it, whether
+-- its worker ends it or the reconciler recovers it: a dead worker's lock would
+-- otherwise hold the event's retry off until the lock expires.
+local held = redis.call('HMGET', ev, 'held_lock', 'held_token')
+if held[1] then
+  if redis.call('GET', held[1]) == held[2] then redis.call('DEL', held[1]) end
+  redis.call('HDEL', ev, 'held_lock', 'held_token')
 end
 local max_attempts = tonumber(redis.call('HGET', ev, 'max_attempts'))
 local outcome = ARGV[5]

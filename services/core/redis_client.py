@@ -22,7 +22,9 @@ def async_redis(settings: Settings) -> AsyncRedis:
     return AsyncRedis.from_url(settings.redis_url, retry=retry, **_TIMEOUTS)
 
 
-def sync_redis(settings: Settings) -> Redis:
-    # RQ's worker clones this client with a longer socket timeout for its blocking dequeue.
+def sync_redis(settings: Settings, *, single_connection: bool = False) -> Redis:
+    """`single_connection`: one connection instead of a pool, for a client whose commands
+    run one at a time (redis-py serialises other threads' with a lock); it saves the
+    pool's bookkeeping on every command."""
     retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
-    return Redis.from_url(settings.redis_url, retry=retry, **_TIMEOUTS)
+    return Redis.from_url(settings.redis_url, retry=retry, single_connection_client=single_connection, **_TIMEOUTS)

@@ -9,6 +9,7 @@ applies, and a killed worker pod is recovered by the reconciler."""
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import socket
@@ -45,7 +46,11 @@ def pod_of(worker: str) -> str:
 
 
 def build_processor(settings: Settings, name: str) -> Processor:
-    redis = sync_redis(settings)
+    # The processor's own client, not RQ's: RQ raises the socket timeout of the client it
+    # is given to ~7 minutes for its blocking dequeue, and the processor's scripts keep
+    # 2 s (a hung Redis is a retryable error, not a hang). One attempt runs at a time,
+    # so one connection serves it (the /metrics thread waits its turn).
+    redis = sync_redis(settings, single_connection=True)
     store = EventStore(redis, settings)
     handlers = Handlers(
         settings,
@@ -56,6 +61,12 @@ def build_processor(settings: Settings, name: str) -> Processor:
     return Processor(settings, store, handlers, name)
 
 
+def build_worker(settings: Settings, processor: Processor) -> SimpleWorker:
+    """RQ's worker, on a client of its own (see build_processor)."""
+    redis = sync_redis(settings)
+    return SimpleWorker([Queue(settings.queue_name, connection=redis)], connection=redis, name=processor.worker_name)
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     settings.require("MP_ACCESS_TOKEN", "GHL_API_TOKEN", "GHL_LOCATION_ID")
     configure_logging(settings.log_level)
@@ -64,6 +75,9 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     tasks.install(processor)
     REGISTRY.register(PipelineCollector(processor.store))
     start_metrics_server(settings.metrics_port)
-    redis = processor.store.redis
-    worker = SimpleWorker([Queue(settings.queue_name, connection=redis)], connection=redis, name=name)
+    worker = build_worker(settings, processor)
+    # Everything alive after start-up lives as long as the process: out of the
+    # collector's reach, it is not scanned again by every full collection.
+    gc.collect()
+    gc.freeze()
     worker.work(burst=burst, logging_level=settings.log_level)

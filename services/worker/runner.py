@@ -9,7 +9,6 @@ applies, and a killed worker pod is recovered by the reconciler."""
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 import socket
@@ -76,8 +75,4 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     REGISTRY.register(PipelineCollector(processor.store))
     start_metrics_server(settings.metrics_port)
     worker = build_worker(settings, processor)
-    # Everything alive after start-up lives as long as the process: out of the
-    # collector's reach, it is not scanned again by every full collection.
-    gc.collect()
-    gc.freeze()
     worker.work(burst=burst, logging_level=settings.log_level)

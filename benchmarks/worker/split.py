@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Where a worker's time goes per event (the attribution in docs/benchmarks-worker.md).
 
-Runs the product's worker side in THIS process (services.worker.runner.build_processor
-+ RQ's SimpleWorker in burst mode, as tests/worker/conftest.py does) against the
-fake upstream (lean by default) in a subprocess with zero latency, with a few functions wrapped to add up
-their CPU and wall time: RQ's dequeue and execute_job, the product's
-Processor.process, each upstream HTTP exchange (Upstream._send). It also counts every
-Redis command and pipeline per event, and finally times one bare GET of a payment
-with httpx.Client, the worker's Upstream (its own httpx transport, metrics and
-classification included), urllib3 and http.client
-against the same fake upstream (the lean one by default; --upstream sandbox).
+Runs the product's worker side in THIS process (services.worker.runner's
+build_processor and build_worker, as `mp-webhooks worker` builds them, in burst mode)
+against the fake upstream (lean by default) in a subprocess with zero latency, with a
+few functions wrapped to add up their CPU and wall time: RQ's dequeue and execute_job,
+the product's Processor.process and its scripts, each upstream HTTP exchange
+(Upstream._send). It also counts every Redis command and pipeline per event, and
+finally times one bare GET of a payment with httpx.Client, the worker's Upstream (its
+own httpx transport, metrics and classification included), urllib3 and http.client
+against the same fake upstream.
 
 Pinned like worker_bench.py: this process on CPU 0, the fake upstream on CPU 1.
 Redis: db 10 of 127.0.0.1:6379, FLUSHED.
@@ -95,7 +95,7 @@ def sandbox_request(port: int, method: str, path: str, body=None):
 
 def run(args: argparse.Namespace, port: int, count: int) -> None:
     import redis.client
-    from rq import Queue, SimpleWorker
+    from rq import SimpleWorker
 
     from services.core.events import NewEvent
     from services.core.logs import configure_logging
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     from services.worker.payments import PaymentStore
     from services.worker.ratelimit import SlidingWindowLimiter
     from services.worker.processor import Processor
-    from services.worker.runner import build_processor
+    from services.worker.runner import build_processor, build_worker
     from services.worker.upstream.http import Upstream
 
     first_id = 50_000_000
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     redis.client.Redis.execute_command = count_command
     redis.client.Pipeline.execute = count_pipeline
 
-    worker = SimpleWorker([Queue(settings.queue_name, connection=client)], connection=client, name="split.000001")
+    worker = build_worker(settings, processor)
     profile = None
     if args.profile:
         import cProfile

@@ -35,9 +35,9 @@ class Handlers:
             return self.merchant_order(event.resource_id)
         return {"action": "none", "reason": f"nothing to do for type {event.type!r}; the notification is stored"}
 
-    def payment(self, payment_id: str, event: str, effects: list[list[str]]) -> dict[str, Any]:
-        """`event`: the key of the event being processed, which holds the payment's lock
-        for the attempt."""
+    def payment(self, payment_id: str, event_hash: str, effects: list[list[str]]) -> dict[str, Any]:
+        """`event_hash`: the key of the event being processed, on which the payment's
+        lock is registered for the attempt."""
         payment = self.mercadopago.payment(payment_id)
         status = str(payment.get("status") or "unknown")
         result: dict[str, Any] = {"payment_id": payment_id, "payment_status": status}
@@ -49,7 +49,7 @@ class Handlers:
         # recording the tag (effects) and releasing the lock go with the attempt's end.
         step = self.payments.begin(
             payment_id, status, updated_timestamp(payment), payment_state(payment),
-            event_key=event,
+            event_key=event_hash,
             limiter=self.highlevel.limiter,
             calls_if_remembered=bool(tags),
             calls_otherwise=bool(tags) if metadata_contact else bool(email),

@@ -359,7 +359,7 @@ class Bench:
 
         from services.core.events import NewEvent
         from services.core.settings import load_settings
-        from services.core.store import EventStore
+        from services.core.store import EventStore, event_key
 
         self.run_index += 1
         first_id = 10_000_000 * self.run_index
@@ -395,7 +395,7 @@ class Bench:
         event_ids = [raw.decode() for raw in self.redis.zrange(success_key, 0, -1)]
         pipe = self.redis.pipeline(transaction=False)
         for event_id in event_ids:
-            pipe.hmget(f"{PREFIX}:event:{event_id}", "job_id", "result", "attempts", "attempt_started_at", "updated_at")
+            pipe.hmget(event_key(PREFIX, event_id), "job_id", "result", "attempts", "attempt_started_at", "updated_at")
         rows = pipe.execute()
         actions: Counter = Counter()
         for _, result, attempts, _, _ in rows:

@@ -130,7 +130,7 @@ class PaymentStore:
             if time.monotonic() > deadline:
                 raise RetryableError("payment lock", f"payment {payment_id} is being processed by another event")
             time.sleep(0.05)
-        step = PaymentStep(keys[:3], verdict)
+        step = PaymentStep(keys[1], keys[2], verdict)
         if verdict == "older":
             step.stored = {"status": result[1].decode(), "date_last_updated": result[2].decode()}
         elif verdict == "stored":
@@ -146,8 +146,9 @@ class PaymentStep:
     whether the limiter's token for the next GoHighLevel call is already taken). Only a
     "stored" step holds the payment's lock."""
 
-    def __init__(self, keys: list[str], verdict: str) -> None:
-        self.keys = keys
+    def __init__(self, payment_key: str, tagged_key: str, verdict: str) -> None:
+        self.payment_key = payment_key
+        self.tagged_key = tagged_key
         self.verdict = verdict
         self.stored: dict[str, str] = {}
         self.contact_id: str | None = None
@@ -161,8 +162,7 @@ class PaymentStep:
         succeeded)."""
         if self.verdict != "stored":
             return []
-        _, payment, tagged = self.keys
-        effects = [["hset", payment, "contact_id", contact_id]] if contact_id else []
+        effects = [["hset", self.payment_key, "contact_id", contact_id]] if contact_id else []
         if tagged_status:
-            effects.append(["sadd", tagged, tagged_status])
+            effects.append(["sadd", self.tagged_key, tagged_status])
         return effects

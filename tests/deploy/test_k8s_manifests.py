@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from services.core.settings import load_settings
+from services.core.store import event_key
 from services.worker.runner import build_processor
 from services.worker.upstream.mercadopago import MercadoPago
 from tests.deploy.conftest import ROOT, Rendered, pod_template, selector_matches, template, tool, venv_bin
@@ -292,7 +293,7 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
         processor = build_processor(settings["worker"], "deploy-test")
         effects: list[list[str]] = []  # what `finish` would record: not needed here
         try:
-            result = processor.handlers.payment(payment_id, f"{settings['worker'].key_prefix}:event:deploy-test", effects)
+            result = processor.handlers.payment(payment_id, event_key(settings["worker"].key_prefix, "deploy-test"), effects)
         finally:
             processor.handlers.mercadopago.close()
             processor.handlers.highlevel.close()

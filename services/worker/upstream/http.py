@@ -73,8 +73,8 @@ class Upstream:
     Requests go straight to one pooled `httpx.HTTPTransport` (keep-alive, the proxy
     the environment names, TLS verification) rather than through `httpx.Client`: these
     APIs use none of what the client adds on every request (cookies, auth flows,
-    redirects, base-URL merging, event hooks), and skipping it saves ~0.2-0.4 ms of
-    CPU per call, a third of a worker's HTTP cost (docs/benchmarks-worker.md).
+    redirects, base-URL merging, event hooks), and skipping it saves ~0.13 ms of CPU
+    per call, about 30% of a worker's HTTP cost (docs/benchmarks-worker.md).
 
     A 429 with a short interval is waited out inside the attempt (up to
     `max_inline_wait` seconds in all), because an attempt spent on a rate limit is

@@ -116,13 +116,19 @@ class Server:
 
         self.process = subprocess.Popen(
             [*self.argv, "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log,
-            preexec_fn=pin, start_new_session=True,
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            preexec_fn=pin,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited at start-up (code {self.process.returncode}); see {self.log.name}")
+                raise SystemExit(
+                    f"{self.name} exited at start-up (code {self.process.returncode}); see {self.log.name}"
+                )
             try:
                 if http_get(self.port, self.ready_path) == 200:
                     return
@@ -163,13 +169,23 @@ def receiver_command() -> list[str]:
 
 def run_wrk(url: str, signed: Path, connections: int, threads: int, duration: float) -> dict[str, Any]:
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "10s",
-        "-s", str(HERE / "signed.lua"), url, "--", str(signed), str(threads),
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{int(duration)}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(HERE / "signed.lua"),
+        url,
+        "--",
+        str(signed),
+        str(threads),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
     for line in result.stdout.splitlines():
         if line.startswith("WRK-RESULT "):
-            raw = json.loads(line[len("WRK-RESULT "):])
+            raw = json.loads(line[len("WRK-RESULT ") :])
             errors = raw["errors"]
             return {
                 "requests": raw["requests"],
@@ -214,7 +230,9 @@ async def _python_load(url: str, lines: list[list[str]], connections: int, durat
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines_ = head.split(b"\r\n")
                 status = int(lines_[0].split(b" ", 2)[1])
-                length = next((int(line.split(b":", 1)[1]) for line in lines_ if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (int(line.split(b":", 1)[1]) for line in lines_ if line.lower().startswith(b"content-length:")), 0
+                )
                 body = await reader.readexactly(length)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] += 1
@@ -289,7 +307,9 @@ def describe_machine(redis_client, loadgen: str) -> list[str]:
     except ImportError:
         parser = "h11"
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = "?"
     info = redis_client.info("server")
@@ -334,7 +354,9 @@ def main() -> int:
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--loadgen-cpu", type=int, default=1)
     parser.add_argument("--no-pin", action="store_true", help="let the OS place every process")
-    parser.add_argument("--log-level", default="INFO", help="the receiver's LOG_LEVEL (INFO logs one line per notification)")
+    parser.add_argument(
+        "--log-level", default="INFO", help="the receiver's LOG_LEVEL (INFO logs one line per notification)"
+    )
     parser.add_argument("--max-rate", type=int, default=20000, help="req/s to pre-sign for (distinct ids per round)")
     args = parser.parse_args()
 
@@ -352,9 +374,17 @@ def main() -> int:
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "MPWH_", "GHL_", "API_TOKEN"))}
     receiver = Server(
-        "receiver", receiver_command(),
-        {**base_env, "REDIS_URL": args.redis_url, "MPWH_KEY_PREFIX": PREFIX, "MP_WEBHOOK_SECRET": SECRET, "LOG_LEVEL": args.log_level},
-        "/readyz", server_cpu,
+        "receiver",
+        receiver_command(),
+        {
+            **base_env,
+            "REDIS_URL": args.redis_url,
+            "MPWH_KEY_PREFIX": PREFIX,
+            "MP_WEBHOOK_SECRET": SECRET,
+            "LOG_LEVEL": args.log_level,
+        },
+        "/readyz",
+        server_cpu,
     )
     bare = Server("bare", [sys.executable, str(HERE / "bare_app.py")], base_env, "/healthz", server_cpu)
     workdir = Path(tempfile.mkdtemp(prefix="mpwh-bench-"))
@@ -365,7 +395,9 @@ def main() -> int:
     else:
         loadgen = f"Python asyncio, raw HTTP/1.1 keep-alive (wrk not installed), {args.connections} connections"
     if pin:
-        loadgen += f"; servers pinned to CPU {args.server_cpu}, load generator to CPU {args.loadgen_cpu}, Redis not pinned"
+        loadgen += (
+            f"; servers pinned to CPU {args.server_cpu}, load generator to CPU {args.loadgen_cpu}, Redis not pinned"
+        )
     else:
         loadgen += "; not pinned"
 
@@ -390,8 +422,12 @@ def main() -> int:
         print("mp-webhooks receiver benchmark (issue #2)")
         for line in describe_machine(redis_client, loadgen):
             print("  " + line)
-        print(f"  rounds: {args.rounds} per server, {args.duration:g} s each, alternated receiver/bare, after {args.warmup:g} s warm-up each")
-        print(f"  receiver: `{' '.join(receiver.argv[-2:] if len(receiver.argv) > 2 else receiver.argv)}` LOG_LEVEL={args.log_level}, Redis {args.redis_url} (flushed)")
+        print(
+            f"  rounds: {args.rounds} per server, {args.duration:g} s each, alternated receiver/bare, after {args.warmup:g} s warm-up each"
+        )
+        print(
+            f"  receiver: `{' '.join(receiver.argv[-2:] if len(receiver.argv) > 2 else receiver.argv)}` LOG_LEVEL={args.log_level}, Redis {args.redis_url} (flushed)"
+        )
         print()
         if args.warmup > 0:
             load(receiver, args.warmup, f"{run_tag}90")
@@ -416,7 +452,9 @@ def main() -> int:
                     # their answers are not counted: at most one per connection.
                     ok = events == queued and received <= events <= received + args.connections
                     stored_ok &= ok
-                    stored = f"{events} events, {queued} jobs" + ("" if ok else f"  MISMATCH: {received} answered received")
+                    stored = f"{events} events, {queued} jobs" + (
+                        "" if ok else f"  MISMATCH: {received} answered received"
+                    )
                 results[server.name].append(result)
                 non_200 = sum(count for code, count in result["statuses"].items() if code != 200)
                 rate = result["requests"] / result["seconds"]
@@ -447,7 +485,9 @@ def main() -> int:
     print(f"  duplicates answered (should be 0: every request is a new notification): {a['already_received']}")
     print(f"  every received notification stored and queued: {'yes' if stored_ok else 'NO'}")
     if not use_wrk:
-        print("  note: the Python load generator may saturate its CPU before the servers do; install wrk for real figures")
+        print(
+            "  note: the Python load generator may saturate its CPU before the servers do; install wrk for real figures"
+        )
 
     missed = []
     if ratio < 0.4:

@@ -79,8 +79,23 @@ GHL_VERSION = "2021-07-28"
 NOOP_QUEUE = "bench-noop"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Variables of the product that must not leak into the workers from this shell.
-_PRODUCT_ENV = ("MP_", "GHL_", "MPWH_", "RETRY_", "JOB_", "POD_", "RECONCILE_", "SCHEDULER_", "RETENTION_",
-                "PUSHGATEWAY_", "WORKER_POD_", "API_TOKEN", "REDIS_URL", "METRICS_PORT", "LOG_LEVEL")
+_PRODUCT_ENV = (
+    "MP_",
+    "GHL_",
+    "MPWH_",
+    "RETRY_",
+    "JOB_",
+    "POD_",
+    "RECONCILE_",
+    "SCHEDULER_",
+    "RETENTION_",
+    "PUSHGATEWAY_",
+    "WORKER_POD_",
+    "API_TOKEN",
+    "REDIS_URL",
+    "METRICS_PORT",
+    "LOG_LEVEL",
+)
 
 
 # Processes.
@@ -129,8 +144,9 @@ class Process:
                 os.sched_setaffinity(0, cpus)
 
         self.started = time.time()
-        self.popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                      preexec_fn=pin, start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=pin, start_new_session=True
+        )
         self.pid = self.popen.pid
         self.rss_kib: int | None = None
         self.hwm_kib: int | None = None
@@ -190,8 +206,21 @@ class Upstream:
     def __init__(self, cpus: set[int] | None, logdir: Path, kind: str = "lean") -> None:
         self.port = free_port()
         self.kind = kind
-        argv = [sys.executable, "-m", UPSTREAM_MODULES[kind], "--port", str(self.port), "--mp-token", MP_TOKEN,
-                "--ghl-token", GHL_TOKEN, "--location", GHL_LOCATION, "--version", GHL_VERSION]
+        argv = [
+            sys.executable,
+            "-m",
+            UPSTREAM_MODULES[kind],
+            "--port",
+            str(self.port),
+            "--mp-token",
+            MP_TOKEN,
+            "--ghl-token",
+            GHL_TOKEN,
+            "--location",
+            GHL_LOCATION,
+            "--version",
+            GHL_VERSION,
+        ]
         env = {**clean_env(), "PYTHONPATH": str(ROOT)}
         self.process = Process("sandbox", argv, env, cpus, logdir)
         deadline = time.monotonic() + 30
@@ -222,7 +251,9 @@ class Upstream:
             connection.close()
 
     def reset(self, latency: float, prefix: str, count: int, first_id: int) -> None:
-        self.request("POST", "/bench/reset", {"latency": latency, "prefix": prefix, "count": count, "first_id": first_id})
+        self.request(
+            "POST", "/bench/reset", {"latency": latency, "prefix": prefix, "count": count, "first_id": first_id}
+        )
 
     def calls(self) -> dict[str, Any]:
         return self.request("GET", "/bench/calls")
@@ -299,7 +330,9 @@ class Bench:
 
         return [queue.enqueue(barrier, parties, at_front=True, result_ttl=0).id for _ in range(parties)]
 
-    def measure(self, procs: list[Process], done: Callable[[], bool], sandbox: Process | None, timeout: float) -> tuple[float, float]:
+    def measure(
+        self, procs: list[Process], done: Callable[[], bool], sandbox: Process | None, timeout: float
+    ) -> tuple[float, float]:
         """Waits for the barrier's release, then for `done`; samples memory and CPU.
         Returns (release time, seconds from the first spawn to the release)."""
         from benchmarks.worker.noop import BARRIER_KEY
@@ -370,13 +403,20 @@ class Bench:
         store = EventStore(self.redis, settings)
         for index in range(count):
             resource = str(first_id + index)
-            status, _ = store.receive(NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"bench-{resource}"))
+            status, _ = store.receive(
+                NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"bench-{resource}")
+            )
             assert status == "received", status
         queue = Queue(settings.queue_name, connection=self.redis)
         self.queue_barriers(queue, workers)
         procs = [
-            Process(f"worker-{self.run_index}-{n}", worker_command(), {**env, "METRICS_PORT": str(free_port())},
-                    self.worker_cpus, self.logdir)
+            Process(
+                f"worker-{self.run_index}-{n}",
+                worker_command(),
+                {**env, "METRICS_PORT": str(free_port())},
+                self.worker_cpus,
+                self.logdir,
+            )
             for n in range(workers)
         ]
         success_key, failed_key = store.status_index_key("success"), store.status_index_key("failed")
@@ -403,8 +443,19 @@ class Bench:
             actions[f"{outcome.get('action')}/{outcome.get('contact_route')}/attempts={int(attempts)}"] += 1
         attempt_ms = 1000 * statistics.mean(float(end) - float(start) for _, _, _, start, end in rows)
         ended = self.jobs_end([row[0].decode() for row in rows])
-        return self._finish(scenario, workers, count, released_at, ended, startup, procs, latency,
-                            calls=upstream.calls(), actions=actions, attempt_ms=attempt_ms)
+        return self._finish(
+            scenario,
+            workers,
+            count,
+            released_at,
+            ended,
+            startup,
+            procs,
+            latency,
+            calls=upstream.calls(),
+            actions=actions,
+            attempt_ms=attempt_ms,
+        )
 
     def run_noop(self, count: int) -> Run:
         from rq import Queue
@@ -423,8 +474,15 @@ class Bench:
             for _ in range(count)
         ]
         env = {**clean_env(), "PYTHONPATH": str(ROOT), "REDIS_URL": self.args.redis_url, "LOG_LEVEL": "WARNING"}
-        procs = [Process(f"noop-{self.run_index}", [sys.executable, "-m", "benchmarks.worker.noop", "--queue", NOOP_QUEUE],
-                         env, self.worker_cpus, self.logdir)]
+        procs = [
+            Process(
+                f"noop-{self.run_index}",
+                [sys.executable, "-m", "benchmarks.worker.noop", "--queue", NOOP_QUEUE],
+                env,
+                self.worker_cpus,
+                self.logdir,
+            )
+        ]
         finished = FinishedJobRegistry(queue=queue)
         finished_key = finished.key
 
@@ -435,8 +493,18 @@ class Bench:
         ended = self.jobs_end(job_ids)
         return self._finish("no-op RQ job", 1, count, released_at, ended, startup, procs, 0.0)
 
-    def _finish(self, scenario: str, workers: int, count: int, released_at: float, ended: float, startup: float,
-                procs: list[Process], latency: float, **extra: Any) -> Run:
+    def _finish(
+        self,
+        scenario: str,
+        workers: int,
+        count: int,
+        released_at: float,
+        ended: float,
+        startup: float,
+        procs: list[Process],
+        latency: float,
+        **extra: Any,
+    ) -> Run:
         return Run(
             scenario=scenario,
             workers=workers,
@@ -467,10 +535,19 @@ def describe_machine(redis_client, args: argparse.Namespace) -> list[str]:
                 break
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "services"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    placement = ("workers (product and baseline) pinned to CPU {w}; fake upstream and this script to CPU {u}; Redis not pinned"
-                 .format(w=args.worker_cpu, u=args.upstream_cpu)) if not args.no_pin else "no pinning"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "services"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    placement = (
+        (
+            f"workers (product and baseline) pinned to CPU {args.worker_cpu}; fake upstream and this script to CPU {args.upstream_cpu}; Redis not pinned"
+        )
+        if not args.no_pin
+        else "no pinning"
+    )
     return [
         f"  machine: {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}",
         f"  rq {version('rq')}, redis-py {version('redis')}, httpx {version('httpx')}, uvicorn {version('uvicorn')}, "
@@ -499,24 +576,47 @@ def print_table(rows: list[tuple[Run, str]]) -> None:
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):
-        print("  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)))
+        print(
+            "  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
+        )
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 
 
 def print_details(runs: list[Run]) -> None:
-    header = ("scenario", "workers", "calls/event", "attempt ms", "worker CPU ms/event", "upstream CPU ms/event",
-              "Redis CPU ms/event", "start-up s", "peak RSS MiB")
+    header = (
+        "scenario",
+        "workers",
+        "calls/event",
+        "attempt ms",
+        "worker CPU ms/event",
+        "upstream CPU ms/event",
+        "Redis CPU ms/event",
+        "start-up s",
+        "peak RSS MiB",
+    )
     lines = [header]
     for run in runs:
         calls = f"{run.calls['total'] / run.events:.2f}" if run.calls else "-"
         attempt = f"{run.attempt_ms:.1f}" if run.attempt_ms is not None else "-"
-        lines.append((run.scenario, str(run.workers), calls, attempt, run.per_event_ms(run.worker_cpu), run.per_event_ms(run.sandbox_cpu),
-                      run.per_event_ms(run.redis_cpu), f"{run.startup_seconds:.2f}",
-                      f"{max(run.hwm_mib):.1f}" if run.hwm_mib else "-"))
+        lines.append(
+            (
+                run.scenario,
+                str(run.workers),
+                calls,
+                attempt,
+                run.per_event_ms(run.worker_cpu),
+                run.per_event_ms(run.sandbox_cpu),
+                run.per_event_ms(run.redis_cpu),
+                f"{run.startup_seconds:.2f}",
+                f"{max(run.hwm_mib):.1f}" if run.hwm_mib else "-",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):
-        print("  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line)))
+        print(
+            "  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
+        )
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
 
@@ -525,7 +625,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="mp-webhooks worker benchmark (issue #3)")
     parser.add_argument("--events", type=int, default=1000, help="events (and no-op jobs) per zero-latency run")
     parser.add_argument("--latency-events", type=int, default=120, help="events per run with upstream latency")
-    parser.add_argument("--latency", type=float, default=0.1, help="seconds added to every upstream answer in the scaling runs")
+    parser.add_argument(
+        "--latency", type=float, default=0.1, help="seconds added to every upstream answer in the scaling runs"
+    )
     parser.add_argument("--workers", default="1,2,4", help="worker processes for the latency runs")
     parser.add_argument("--rounds", type=int, default=3, help="zero-latency rounds (no-op, events alternated)")
     parser.add_argument("--target", type=float, default=0.5, help="events/s over no-op jobs/s to meet")
@@ -534,8 +636,12 @@ def main() -> int:
     parser.add_argument("--upstream-cpu", type=int, default=1)
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--run-timeout", type=float, default=240.0, help="seconds a single run may take")
-    parser.add_argument("--upstream", choices=sorted(UPSTREAM_MODULES), default="lean",
-                        help="the fake upstreams: the lean asyncio server (default) or the FastAPI sandbox")
+    parser.add_argument(
+        "--upstream",
+        choices=sorted(UPSTREAM_MODULES),
+        default="lean",
+        help="the fake upstreams: the lean asyncio server (default) or the FastAPI sandbox",
+    )
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-zero", action="store_true")
     args = parser.parse_args()
@@ -554,8 +660,12 @@ def main() -> int:
             print("mp-webhooks worker benchmark (issue #3)")
             for line in describe_machine(bench.redis, args):
                 print(line)
-            what = ("the lean fake (benchmarks/worker/lean_upstream.py: raw asyncio HTTP/1.1, the sandbox's 4 endpoints, "
-                    "shapes and header checks)" if args.upstream == "lean" else "the sandbox (services.sandbox) in uvicorn")
+            what = (
+                "the lean fake (benchmarks/worker/lean_upstream.py: raw asyncio HTTP/1.1, the sandbox's 4 endpoints, "
+                "shapes and header checks)"
+                if args.upstream == "lean"
+                else "the sandbox (services.sandbox) in uvicorn"
+            )
             print(f"  upstreams: {what}, in its own process, {upstream.url}; every payer email distinct")
             print(flush=True)
             zero: list[Run] = []
@@ -568,13 +678,26 @@ def main() -> int:
                 for round_number in range(1, args.rounds + 1):
                     noops.append(bench.run_noop(args.events))
                     zero.append(bench.run_events(upstream, args.events, 1, 0.0, "events, 0 ms"))
-                    print(f"  round {round_number}: no-op {noops[-1].rate:.0f} jobs/s, events {zero[-1].rate:.1f} events/s, "
-                          f"ratio {zero[-1].rate / noops[-1].rate:.3f}x", flush=True)
+                    print(
+                        f"  round {round_number}: no-op {noops[-1].rate:.0f} jobs/s, events {zero[-1].rate:.1f} events/s, "
+                        f"ratio {zero[-1].rate / noops[-1].rate:.3f}x",
+                        flush=True,
+                    )
             if not args.skip_latency:
                 for workers in worker_counts:
-                    latency_runs.append(bench.run_events(upstream, args.latency_events, workers, args.latency,
-                                                         f"events, {args.latency * 1000:.0f} ms"))
-                    print(f"  {workers} worker(s), {args.latency * 1000:.0f} ms: {latency_runs[-1].rate:.2f} events/s", flush=True)
+                    latency_runs.append(
+                        bench.run_events(
+                            upstream,
+                            args.latency_events,
+                            workers,
+                            args.latency,
+                            f"events, {args.latency * 1000:.0f} ms",
+                        )
+                    )
+                    print(
+                        f"  {workers} worker(s), {args.latency * 1000:.0f} ms: {latency_runs[-1].rate:.2f} events/s",
+                        flush=True,
+                    )
         finally:
             upstream.process.stop()
             bench.redis.flushdb()
@@ -598,18 +721,24 @@ def main() -> int:
     for run in zero + latency_runs:
         if run.calls:
             by = ", ".join(f"{name} {count}" for name, count in run.calls["by_endpoint"].items())
-            print(f"  {run.scenario} x{run.workers}: {run.calls['total']} upstream calls ({by}); outcomes {dict(run.actions)}")
+            print(
+                f"  {run.scenario} x{run.workers}: {run.calls['total']} upstream calls ({by}); outcomes {dict(run.actions)}"
+            )
             break
     met = None
     if best_zero and best_noop:
         ratio = best_zero.rate / best_noop.rate
         met = ratio >= args.target
-        print(f"  zero latency: best {best_zero.rate:.1f} events/s vs best {best_noop.rate:.0f} no-op jobs/s = {ratio:.3f}x "
-              f"(target >= {args.target}x): {'MET' if met else 'MISSED'}")
+        print(
+            f"  zero latency: best {best_zero.rate:.1f} events/s vs best {best_noop.rate:.0f} no-op jobs/s = {ratio:.3f}x "
+            f"(target >= {args.target}x): {'MET' if met else 'MISSED'}"
+        )
         # Each round's pair ran back to back, so its ratio is the least exposed to the
         # machine's load drifting between rounds.
         paired = [z.rate / n.rate for z, n in zip(zero, noops)]
-        print(f"  each round's ratio: {', '.join(f'{r:.3f}x' for r in paired)} (median {statistics.median(paired):.3f}x)")
+        print(
+            f"  each round's ratio: {', '.join(f'{r:.3f}x' for r in paired)} (median {statistics.median(paired):.3f}x)"
+        )
     if latency_runs:
         scaling = ", ".join(f"{r.workers} -> {r.rate / base.rate:.2f}x" for r in latency_runs)
         print(f"  {args.latency * 1000:.0f} ms latency scaling (ideal = workers): {scaling}")

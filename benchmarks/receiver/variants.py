@@ -23,7 +23,6 @@ Usage: .venv/bin/python benchmarks/receiver/variants.py receiver gc-freeze ... [
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import sys
@@ -58,6 +57,7 @@ def serve(port: int, variant: str) -> None:
     store = app.state.store
 
     if "no-redis" in parts:
+
         async def stub(event, now=None):
             return "received", "0" * 23
 
@@ -71,9 +71,8 @@ def serve(port: int, variant: str) -> None:
 
 
 def main() -> int:
-    import redis
-
     import receiver_bench as bench
+    import redis
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="+")
@@ -94,8 +93,14 @@ def main() -> int:
     client = redis.Redis.from_url(args.redis_url)
     client.flushdb()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "MPWH_", "GHL_", "API_TOKEN"))}
-    env.update({"REDIS_URL": args.redis_url, "MPWH_KEY_PREFIX": bench.PREFIX, "MP_WEBHOOK_SECRET": bench.SECRET,
-                "PYTHONPATH": str(bench.ROOT)})
+    env.update(
+        {
+            "REDIS_URL": args.redis_url,
+            "MPWH_KEY_PREFIX": bench.PREFIX,
+            "MP_WEBHOOK_SECRET": bench.SECRET,
+            "PYTHONPATH": str(bench.ROOT),
+        }
+    )
     workdir = Path(tempfile.mkdtemp(prefix="mpwh-variants-"))
     signed = workdir / "signed.tsv"
     os.sched_setaffinity(0, {args.loadgen_cpu})
@@ -103,7 +108,9 @@ def main() -> int:
     try:
         for attempt in range(args.repeat):
             for variant in args.variants:
-                server = bench.Server(variant, [sys.executable, str(Path(__file__)), "--serve", variant], env, "/healthz", args.server_cpu)
+                server = bench.Server(
+                    variant, [sys.executable, str(Path(__file__)), "--serve", variant], env, "/healthz", args.server_cpu
+                )
                 server.start()
                 try:
                     tag = f"{int(time.time()) % 100000:05d}{attempt}"
@@ -116,8 +123,11 @@ def main() -> int:
                 finally:
                     server.stop()
                 non_200 = sum(count for code, count in result["statuses"].items() if code != 200)
-                print(f"{variant:<40} {result['requests'] / result['seconds']:>7.0f} {result['p50_ms']:>7.1f}"
-                      f" {result['p99_ms']:>7.1f} {cpu:>10.0f} {non_200:>7}", flush=True)
+                print(
+                    f"{variant:<40} {result['requests'] / result['seconds']:>7.0f} {result['p50_ms']:>7.1f}"
+                    f" {result['p99_ms']:>7.1f} {cpu:>10.0f} {non_200:>7}",
+                    flush=True,
+                )
     finally:
         client.flushdb()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -79,7 +79,7 @@ class Lean:
             return 401, {"message": "invalid access token", "status": 401}
         if upstream == "mp":
             if method == "GET" and rest.startswith("/v1/payments/"):
-                found = self.state.payments.get(rest[len("/v1/payments/"):])
+                found = self.state.payments.get(rest[len("/v1/payments/") :])
                 if found is None:
                     return 404, {"message": "Payment not found", "error": "not_found", "status": 404}
                 return 200, found
@@ -104,7 +104,7 @@ class Lean:
             self.by_email[payload["email"]] = contact
             return 200, {"new": True, "contact": contact}
         if method == "POST" and rest.startswith("/contacts/") and rest.endswith("/tags"):
-            contact = self.state.contacts.get(rest[len("/contacts/"):-len("/tags")])
+            contact = self.state.contacts.get(rest[len("/contacts/") : -len("/tags")])
             if contact is None:
                 return 400, {"message": "Contact not found", "statusCode": 400}
             contact["tags"] = sorted(set(contact["tags"]) | set(json.loads(body or b"{}").get("tags") or []))
@@ -126,8 +126,11 @@ class Lean:
                 body = await reader.readexactly(length) if length else b""
                 status, answer = await self.handle(method, target, headers, body)
                 data = json.dumps(answer, separators=(",", ":")).encode()
-                writer.write(f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\ncontent-type: application/json\r\n"
-                             f"content-length: {len(data)}\r\n\r\n".encode() + data)
+                writer.write(
+                    f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(data)}\r\n\r\n".encode()
+                    + data
+                )
                 if headers.get("connection", "").lower() == "close":
                     break
         except (asyncio.IncompleteReadError, ConnectionError):

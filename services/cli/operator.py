@@ -30,7 +30,9 @@ def timestamp(value: str) -> float:
 
 
 def add_filters(parser: argparse.ArgumentParser, *, default_status: str | None, default_limit: int) -> None:
-    parser.add_argument("--status", choices=STATUSES, default=default_status, help=f"default: {default_status or 'any'}")
+    parser.add_argument(
+        "--status", choices=STATUSES, default=default_status, help=f"default: {default_status or 'any'}"
+    )
     parser.add_argument("--type", help="notification type, e.g. payment")
     parser.add_argument("--since", type=timestamp, help="ISO-8601, inclusive")
     parser.add_argument("--until", type=timestamp, help="ISO-8601, inclusive")
@@ -42,8 +44,14 @@ def select(store: EventStore, args: argparse.Namespace) -> list[Event]:
     events: list[Event] = []
     cursor = None
     while len(events) < args.limit:
-        page = store.page(status=args.status, event_type=args.type, since=args.since, until=args.until,
-                          cursor=cursor, limit=min(MAX_PAGE, args.limit - len(events)))
+        page = store.page(
+            status=args.status,
+            event_type=args.type,
+            since=args.since,
+            until=args.until,
+            cursor=cursor,
+            limit=min(MAX_PAGE, args.limit - len(events)),
+        )
         events.extend(page.items)
         cursor = page.next_cursor
         if cursor is None:

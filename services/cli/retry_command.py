@@ -15,7 +15,9 @@ CONFIRM_ABOVE = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--id", action="append", dest="ids", default=[], help="an event id (repeatable); overrides the filters")
+    parser.add_argument(
+        "--id", action="append", dest="ids", default=[], help="an event id (repeatable); overrides the filters"
+    )
     add_filters(parser, default_status="failed", default_limit=100)
     parser.add_argument("--dry-run", action="store_true", help="print what would be retried, change nothing")
     parser.add_argument("--yes", action="store_true", help=f"do not ask for confirmation above {CONFIRM_ABOVE} events")
@@ -55,5 +57,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes[verdict] = outcomes.get(verdict, 0) + 1
         if verdict != "queued":
             print(f"{event.id}: not retried ({verdict})")
-    print(f"queued {outcomes.get('queued', 0)}, skipped {len(events) - outcomes.get('queued', 0)}, unknown {len(unknown)}")
+    print(
+        f"queued {outcomes.get('queued', 0)}, skipped {len(events) - outcomes.get('queued', 0)}, unknown {len(unknown)}"
+    )
     return 0

@@ -21,7 +21,11 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    state = SandboxState(settings.mp_access_token or "", settings.ghl_api_token or "", settings.ghl_api_version,
-                         settings.ghl_location_id or "")
+    state = SandboxState(
+        settings.mp_access_token or "",
+        settings.ghl_api_token or "",
+        settings.ghl_api_version,
+        settings.ghl_location_id or "",
+    )
     uvicorn.run(create_sandbox(state), host=args.host, port=args.port, access_log=False, log_config=None)
     return 0

@@ -18,16 +18,28 @@ TERMINAL = ("success", "failed")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the receiver's base URL")
     parser.add_argument("--type", default="payment", help="notification type (default payment)")
-    parser.add_argument("--status", default="approved", help="payment status to set in the sandbox first (default approved)")
+    parser.add_argument(
+        "--status", default="approved", help="payment status to set in the sandbox first (default approved)"
+    )
     parser.add_argument("--payment-id", help="resource id (default: a random one)")
     parser.add_argument("--ipn", action="store_true", help="send the legacy IPN format (?topic=...&id=...)")
     parser.add_argument("--count", type=int, default=1, help="send this many distinct notifications")
     parser.add_argument("--follow", action="store_true", help="then show the event's processing until it ends")
-    parser.add_argument("--secret", default=os.environ.get("MP_WEBHOOK_SECRET", "").split(",")[0],
-                        help="webhook secret to sign with (default: MP_WEBHOOK_SECRET; unsigned when empty)")
-    parser.add_argument("--api-token", default=os.environ.get("API_TOKEN", "dev-token"), help="for --follow (default: API_TOKEN or dev-token)")
-    parser.add_argument("--sandbox-url", default="http://127.0.0.1:8010",
-                        help="the dev sandbox, where the payment is created first; ignored when it does not answer")
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("MP_WEBHOOK_SECRET", "").split(",")[0],
+        help="webhook secret to sign with (default: MP_WEBHOOK_SECRET; unsigned when empty)",
+    )
+    parser.add_argument(
+        "--api-token",
+        default=os.environ.get("API_TOKEN", "dev-token"),
+        help="for --follow (default: API_TOKEN or dev-token)",
+    )
+    parser.add_argument(
+        "--sandbox-url",
+        default="http://127.0.0.1:8010",
+        help="the dev sandbox, where the payment is created first; ignored when it does not answer",
+    )
 
 
 def _notification(args: argparse.Namespace, resource_id: str) -> tuple[str, dict[str, str], bytes]:
@@ -54,7 +66,12 @@ def _notification(args: argparse.Namespace, resource_id: str) -> tuple[str, dict
 def _progress(done: int, total: int) -> None:
     width = 30
     filled = width * done // total
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    print(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        end="" if done < total else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,8 +81,11 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     with httpx.Client(timeout=10) as client:
         for n in range(args.count):
-            resource_id = args.payment_id if args.payment_id and args.count == 1 else (
-                f"{args.payment_id}{n}" if args.payment_id else str(random.randint(10**9, 10**10)))
+            resource_id = (
+                args.payment_id
+                if args.payment_id and args.count == 1
+                else (f"{args.payment_id}{n}" if args.payment_id else str(random.randint(10**9, 10**10)))
+            )
             if args.type == "payment":
                 try:
                     client.put(f"{args.sandbox_url}/sandbox/payments/{resource_id}", json={"status": args.status})

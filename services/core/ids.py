@@ -24,4 +24,3 @@ def id_floor(timestamp: float) -> str:
     # below the millisecond it means (…780123.9999), and truncating it would drop the
     # events of that millisecond from an inclusive `until`.
     return f"{round(timestamp * 1_000_000) // 1000:0{_TIME_DIGITS}x}"
-

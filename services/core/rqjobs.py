@@ -87,7 +87,9 @@ def job_args(event_id: str, queue_name: str, timeout_seconds: int) -> list[str |
     """A job that runs `process_event(event_id)`, as the store's scripts take it: its id,
     its text fields as JSON, and `data` as Job.data holds it (RQ's serializer over
     (func, instance, args, kwargs)), zlib-compressed as Job.to_dict() does."""
-    fields = (f'{_constant_fields(queue_name, timeout_seconds)}"created_at": "{utcformat(datetime.now(UTC))}", '
-              f'"description": {json.dumps("process event " + event_id)}}}')
+    fields = (
+        f'{_constant_fields(queue_name, timeout_seconds)}"created_at": "{utcformat(datetime.now(UTC))}", '
+        f'"description": {json.dumps("process event " + event_id)}}}'
+    )
     data = _compress(_SERIALIZER.dumps((PROCESS_EVENT, None, (event_id,), {})))
     return [f"{event_id}-{secrets.token_hex(3)}", fields, data]

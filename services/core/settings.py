@@ -161,7 +161,9 @@ def _parse_status_tags(reader: _Reader) -> dict[str, tuple[str, ...]]:
     if not isinstance(parsed, dict) or not all(
         isinstance(tags, list) and all(isinstance(tag, str) and tag for tag in tags) for tags in parsed.values()
     ):
-        raise ConfigError('GHL_STATUS_TAGS: expected a JSON object of status -> list of tags, e.g. {"approved": ["paid"]}')
+        raise ConfigError(
+            'GHL_STATUS_TAGS: expected a JSON object of status -> list of tags, e.g. {"approved": ["paid"]}'
+        )
     return {status: tuple(tags) for status, tags in parsed.items()}
 
 

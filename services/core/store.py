@@ -84,6 +84,7 @@ class EventStore:
     def _run(self, name: str, args: list[Any], parse: Callable[[Any], T]) -> T:
         result = self._scripts[name](args=self._base_args + args)
         if inspect.isawaitable(result):
+
             async def finish() -> T:
                 return parse(await result)
 
@@ -162,7 +163,9 @@ class EventStore:
 
         return self._run("stats", list(STATUSES), parse)
 
-    def requeue(self, event_id: str, *, mode: str = "manual", expected_job_id: str = "", now: float | None = None) -> str:
+    def requeue(
+        self, event_id: str, *, mode: str = "manual", expected_job_id: str = "", now: float | None = None
+    ) -> str:
         """Queues an event now. Returns "queued", or why not ("missing", "processing", "changed")."""
         now = time.time() if now is None else now
         args = [event_id, mode, repr(now), self.settings.max_attempts, expected_job_id, *self._job(event_id)]
@@ -201,8 +204,15 @@ class EventStore:
         reconciler's recovery, unless the attempt is stale."""
         now = time.time() if now is None else now
         args = [
-            event_id, attempt, outcome, repr(now), error, _json(result) if result is not None else "",
-            repr(now if retry_at is None else retry_at), history_outcome, _json(list(effects)),
+            event_id,
+            attempt,
+            outcome,
+            repr(now),
+            error,
+            _json(result) if result is not None else "",
+            repr(now if retry_at is None else retry_at),
+            history_outcome,
+            _json(list(effects)),
         ]
         if outcome == "retryable":
             args += self._job(event_id)  # the retry's job: only a retryable outcome can need one

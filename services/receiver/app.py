@@ -40,7 +40,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.redis = async_redis(settings)
     app.state.store = EventStore(app.state.redis, settings)
-    app.state.verifier = SignatureVerifier(settings.mp_webhook_secrets, settings.mp_signature_tolerance_seconds) if settings.mp_webhook_secrets else None
+    app.state.verifier = (
+        SignatureVerifier(settings.mp_webhook_secrets, settings.mp_signature_tolerance_seconds)
+        if settings.mp_webhook_secrets
+        else None
+    )
 
     @app.exception_handler(RedisError)
     async def redis_unavailable(request: Request, error: RedisError) -> JSONResponse:

@@ -26,7 +26,9 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid bearer token."},
     503: {"description": "API_TOKEN is not set, or Redis is unavailable."},
 }
-router = APIRouter(prefix="/api/webhook-events", tags=["events"], dependencies=[Depends(require_token)], responses=_AUTH_RESPONSES)
+router = APIRouter(
+    prefix="/api/webhook-events", tags=["events"], dependencies=[Depends(require_token)], responses=_AUTH_RESPONSES
+)
 
 
 def _timestamp(value: str | None, name: str) -> float | None:
@@ -69,7 +71,9 @@ async def event_stats(request: Request) -> dict[str, Any]:
     return await request.app.state.store.stats()
 
 
-@router.get("/{event_id}", summary="One event with its attempt history", responses={404: {"description": "No such event."}})
+@router.get(
+    "/{event_id}", summary="One event with its attempt history", responses={404: {"description": "No such event."}}
+)
 async def get_event(request: Request, event_id: str) -> dict[str, Any]:
     event = await request.app.state.store.get(event_id)
     if event is None:

@@ -12,6 +12,7 @@ from services.core.events import NewEvent
 
 MAX_BODY_BYTES = 64 * 1024
 
+
 class BadNotification(Exception):
     """The request is not a notification we can store; the message says why."""
 

@@ -23,10 +23,22 @@ _RESPONSES = {
         "description": "Stored and queued (`received`), or a repeat of a stored notification (`already_received`).",
         "content": {"application/json": {"example": {"status": "received", "event_id": "18c1f2a3b4c5d1a2b3c4d5e"}}},
     },
-    400: {"description": "Malformed body, unknown format or no resource id.", "content": {"application/json": {"example": {"error": "body is not valid JSON"}}}},
-    401: {"description": "Missing or invalid `x-signature`.", "content": {"application/json": {"example": {"error": "x-signature does not match"}}}},
-    413: {"description": "Body larger than 64 KiB.", "content": {"application/json": {"example": {"error": "body larger than 65536 bytes"}}}},
-    503: {"description": "Storage unavailable: nothing was stored; Mercado Pago will retry.", "content": {"application/json": {"example": {"error": "storage unavailable, retry later"}}}},
+    400: {
+        "description": "Malformed body, unknown format or no resource id.",
+        "content": {"application/json": {"example": {"error": "body is not valid JSON"}}},
+    },
+    401: {
+        "description": "Missing or invalid `x-signature`.",
+        "content": {"application/json": {"example": {"error": "x-signature does not match"}}},
+    },
+    413: {
+        "description": "Body larger than 64 KiB.",
+        "content": {"application/json": {"example": {"error": "body larger than 65536 bytes"}}},
+    },
+    503: {
+        "description": "Storage unavailable: nothing was stored; Mercado Pago will retry.",
+        "content": {"application/json": {"example": {"error": "storage unavailable, retry later"}}},
+    },
 }
 _NOTIFICATION_SCHEMA = {
     "requestBody": {
@@ -46,7 +58,13 @@ _NOTIFICATION_SCHEMA = {
                         "data": {"type": "object", "properties": {"id": {"type": ["integer", "string"]}}},
                     },
                 },
-                "example": {"id": 12345, "type": "payment", "action": "payment.updated", "live_mode": True, "data": {"id": "999"}},
+                "example": {
+                    "id": 12345,
+                    "type": "payment",
+                    "action": "payment.updated",
+                    "live_mode": True,
+                    "data": {"id": "999"},
+                },
             }
         },
     },
@@ -99,7 +117,9 @@ async def receive_notification(request: Request) -> JSONResponse:
     try:
         body = await _read_body(request)
     except _TooLarge:
-        return _answer(413, {"error": f"body larger than {notifications.MAX_BODY_BYTES} bytes"}, "unknown", "too_large", started)
+        return _answer(
+            413, {"error": f"body larger than {notifications.MAX_BODY_BYTES} bytes"}, "unknown", "too_large", started
+        )
     try:
         notification = notifications.parse(request.query_params, body, accept_ipn=state.settings.mp_accept_ipn)
     except notifications.BadNotification as error:
@@ -116,13 +136,17 @@ async def receive_notification(request: Request) -> JSONResponse:
                 time.time(),
             )
         except SignatureError as error:
-            log.warning("signature refused", extra={"reason": str(error), "type": event.type, "resource_id": event.resource_id})
+            log.warning(
+                "signature refused", extra={"reason": str(error), "type": event.type, "resource_id": event.resource_id}
+            )
             return _answer(401, {"error": str(error)}, label, "invalid_signature", started)
 
     try:
         status, event_id = await state.store.receive(event)
     except RedisError as error:
-        log.error("storage unavailable", extra={"error": repr(error), "type": event.type, "resource_id": event.resource_id})
+        log.error(
+            "storage unavailable", extra={"error": repr(error), "type": event.type, "resource_id": event.resource_id}
+        )
         return _answer(503, {"error": "storage unavailable, retry later"}, label, "unavailable", started)
 
     outcome = "received" if status == "received" else "duplicate"

@@ -29,7 +29,9 @@ def create_sandbox(state: SandboxState) -> FastAPI:
         """Records the call, applies latency and injected faults, checks the headers."""
         path = request.url.path.removeprefix(f"/{upstream}")
         body = await request.json() if request.method == "POST" and await request.body() else None
-        state.record(Call(upstream, request.method, path, time.time(), dict(request.headers), dict(request.query_params), body))
+        state.record(
+            Call(upstream, request.method, path, time.time(), dict(request.headers), dict(request.query_params), body)
+        )
         if state.latency_seconds:
             await asyncio.sleep(state.latency_seconds)
         fault = state.take_fault(upstream, request.method, path)
@@ -40,13 +42,17 @@ def create_sandbox(state: SandboxState) -> FastAPI:
         if request.headers.get("authorization") != f"Bearer {token}":
             return JSONResponse({"message": "invalid access token", "status": 401}, status_code=401)
         if upstream == "ghl" and request.headers.get("version") != state.ghl_api_version:
-            return JSONResponse({"message": "Version header missing or unsupported", "statusCode": 400}, status_code=400)
+            return JSONResponse(
+                {"message": "Version header missing or unsupported", "statusCode": 400}, status_code=400
+            )
         return None
 
     mp = APIRouter(prefix="/mp")
 
     @mp.get("/v1/payments/search")
-    async def search_payments(request: Request, begin_date: str, end_date: str, offset: int = 0, limit: int = 30) -> Any:
+    async def search_payments(
+        request: Request, begin_date: str, end_date: str, offset: int = 0, limit: int = 30
+    ) -> Any:
         if (refused := await guard(request, "mp")) is not None:
             return refused
         begin, end = _epoch(begin_date), _epoch(end_date)
@@ -55,7 +61,10 @@ def create_sandbox(state: SandboxState) -> FastAPI:
                 (p for p in state.payments.values() if begin <= _epoch(p["date_last_updated"]) <= end),
                 key=lambda p: p["date_last_updated"],
             )
-        return {"paging": {"total": len(matching), "limit": limit, "offset": offset}, "results": matching[offset : offset + limit]}
+        return {
+            "paging": {"total": len(matching), "limit": limit, "offset": offset},
+            "results": matching[offset : offset + limit],
+        }
 
     async def lookup(request: Request, found: dict[str, Any] | None, what: str) -> Any:
         if (refused := await guard(request, "mp")) is not None:
@@ -79,7 +88,9 @@ def create_sandbox(state: SandboxState) -> FastAPI:
         if (refused := await guard(request, "ghl")) is not None:
             return refused
         with state.lock:
-            found = next((c for c in state.contacts.values() if c["email"] == email and c["locationId"] == locationId), None)
+            found = next(
+                (c for c in state.contacts.values() if c["email"] == email and c["locationId"] == locationId), None
+            )
         return {"contact": found}
 
     @ghl.post("/contacts/upsert")
@@ -113,8 +124,12 @@ def create_sandbox(state: SandboxState) -> FastAPI:
     @control.put("/payments/{payment_id}")
     async def put_payment(payment_id: str, request: Request) -> Any:
         body = await request.json() if await request.body() else {}
-        return state.put_payment(payment_id, body.get("status", "approved"), email=body.get("email", "buyer@example.com"),
-                                 amount=float(body.get("amount", 100.0)))
+        return state.put_payment(
+            payment_id,
+            body.get("status", "approved"),
+            email=body.get("email", "buyer@example.com"),
+            amount=float(body.get("amount", 100.0)),
+        )
 
     @control.get("/contacts")
     async def list_contacts() -> Any:

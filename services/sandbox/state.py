@@ -44,9 +44,17 @@ class SandboxState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def put_payment(self, payment_id: str, status: str = "approved", *, email: str | None = "buyer@example.com",
-                    amount: float = 100.0, metadata: dict[str, Any] | None = None, updated: float | None = None,
-                    status_detail: str | None = None) -> dict[str, Any]:
+    def put_payment(
+        self,
+        payment_id: str,
+        status: str = "approved",
+        *,
+        email: str | None = "buyer@example.com",
+        amount: float = 100.0,
+        metadata: dict[str, Any] | None = None,
+        updated: float | None = None,
+        status_detail: str | None = None,
+    ) -> dict[str, Any]:
         payment = {
             "id": int(payment_id) if payment_id.isdigit() else payment_id,
             "status": status,
@@ -66,11 +74,23 @@ class SandboxState:
     def add_contact(self, email: str) -> str:
         with self.lock:
             contact_id = f"contact-{next(self._ids)}"
-            self.contacts[contact_id] = {"id": contact_id, "email": email, "locationId": self.ghl_location_id, "tags": []}
+            self.contacts[contact_id] = {
+                "id": contact_id,
+                "email": email,
+                "locationId": self.ghl_location_id,
+                "tags": [],
+            }
         return contact_id
 
-    def fail_next(self, upstream: str, method: str, path_prefix: str, status: int, times: int = 1,
-                  headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self,
+        upstream: str,
+        method: str,
+        path_prefix: str,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         with self.lock:
             self.faults.extend([(upstream, method, path_prefix, status, headers or {})] * times)
 
@@ -88,5 +108,8 @@ class SandboxState:
 
     def calls_to(self, upstream: str, method: str | None = None, path_prefix: str = "") -> list[Call]:
         with self.lock:
-            return [c for c in self.calls if c.upstream == upstream and (method is None or c.method == method)
-                    and c.path.startswith(path_prefix)]
+            return [
+                c
+                for c in self.calls
+                if c.upstream == upstream and (method is None or c.method == method) and c.path.startswith(path_prefix)
+            ]

@@ -18,7 +18,9 @@ MERCHANT_ORDER_TYPES = ("merchant_order", "topic_merchant_order_wh")
 
 
 class Handlers:
-    def __init__(self, settings: Settings, mercadopago: MercadoPago, highlevel: HighLevel, payments: PaymentStore) -> None:
+    def __init__(
+        self, settings: Settings, mercadopago: MercadoPago, highlevel: HighLevel, payments: PaymentStore
+    ) -> None:
         self.settings = settings
         self.mercadopago = mercadopago
         self.highlevel = highlevel
@@ -48,7 +50,10 @@ class Handlers:
         # token are one round trip (PaymentStore.begin); remembering the contact and
         # recording the tag (effects) and releasing the lock go with the attempt's end.
         step = self.payments.begin(
-            payment_id, status, updated_timestamp(payment), payment_state(payment),
+            payment_id,
+            status,
+            updated_timestamp(payment),
+            payment_state(payment),
             event_key=event_hash,
             limiter=self.highlevel.limiter,
             calls_if_remembered=bool(tags),
@@ -67,7 +72,10 @@ class Handlers:
         try:
             contact_id, route = self._contact(payment, metadata_contact, step.contact_id, email)
             if contact_id is None:
-                return result | {"action": "stored_only", "reason": "no payer email or metadata.ghl_contact_id to find a GoHighLevel contact"}
+                return result | {
+                    "action": "stored_only",
+                    "reason": "no payer email or metadata.ghl_contact_id to find a GoHighLevel contact",
+                }
             if tags:
                 self.highlevel.add_tags(contact_id, tags)
             tagged = status
@@ -77,7 +85,9 @@ class Handlers:
             effects.extend(step.effects(contact_id, tagged))
         return result | {"action": "tagged", "contact_id": contact_id, "contact_route": route, "tags": tags}
 
-    def _contact(self, payment: dict[str, Any], metadata_contact: Any, known: str | None, email: str | None) -> tuple[str | None, str | None]:
+    def _contact(
+        self, payment: dict[str, Any], metadata_contact: Any, known: str | None, email: str | None
+    ) -> tuple[str | None, str | None]:
         if metadata_contact:
             return str(metadata_contact), "metadata"
         if known:
@@ -100,5 +110,11 @@ class Handlers:
             "external_reference": str(order.get("external_reference") or ""),
             "last_updated": str(order.get("last_updated") or ""),
         }
-        stored = self.payments.store_if_newer("merchant_order", order_id, updated_timestamp({"date_last_updated": order.get("last_updated")}), state)
-        return {"order_id": order_id, "order_status": state["order_status"], "action": "stored" if stored else "ignored_older_state"}
+        stored = self.payments.store_if_newer(
+            "merchant_order", order_id, updated_timestamp({"date_last_updated": order.get("last_updated")}), state
+        )
+        return {
+            "order_id": order_id,
+            "order_status": state["order_status"],
+            "action": "stored" if stored else "ignored_older_state",
+        }

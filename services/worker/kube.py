@@ -44,7 +44,9 @@ class Cluster:
         now = datetime.now(UTC)
         event = client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name=f"{job_name}.", namespace=self.namespace),
-            involved_object=client.V1ObjectReference(api_version="batch/v1", kind="Job", name=job_name, namespace=self.namespace),
+            involved_object=client.V1ObjectReference(
+                api_version="batch/v1", kind="Job", name=job_name, namespace=self.namespace
+            ),
             reason=reason,
             message=message,
             type="Normal",

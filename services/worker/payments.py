@@ -37,7 +37,9 @@ return 1
 # remembered contact ('1'/'0') and without one, then the state's field/value pairs.
 # Returns {'locked'} | {'older', stored status, stored date_last_updated} |
 # {'tagged'} | {'stored', remembered contact id or '', '1' if the token was taken}.
-_BEGIN = TAKE_TOKEN + """
+_BEGIN = (
+    TAKE_TOKEN
+    + """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return {'locked'} end
 local stored = tonumber(redis.call('HGET', KEYS[2], 'updated_ts') or '-1')
 if stored > tonumber(ARGV[3]) then
@@ -56,6 +58,9 @@ local calls = ARGV[contact ~= '' and 8 or 9] == '1'
 local took = calls and take_token(KEYS[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]) == 0
 return {'stored', contact, took and '1' or '0'}
 """
+)
+
+
 def updated_timestamp(payment: dict[str, Any]) -> float:
     """date_last_updated as epoch seconds (Mercado Pago sends local offsets, e.g. -04:00)."""
     value = payment.get("date_last_updated") or payment.get("date_created")
@@ -115,12 +120,25 @@ class PaymentStore:
         `calls_if_remembered` / `calls_otherwise`: whether a GoHighLevel call follows when
         a contact is remembered for the payment / when none is; the step then also takes
         that call's token from `limiter` when the window has room (`took_token`)."""
-        keys = [self.key("payment-lock", payment_id), self.key("payment", payment_id),
-                self.key("payment-tagged", payment_id), limiter.key, event_key]
+        keys = [
+            self.key("payment-lock", payment_id),
+            self.key("payment", payment_id),
+            self.key("payment-tagged", payment_id),
+            limiter.key,
+            event_key,
+        ]
         token = secrets.token_hex(8)
         flat = [item for pair in state.items() for item in pair]
-        args = [token, self.lock_seconds, repr(updated_ts), status, *limiter.token_args(),
-                int(calls_if_remembered), int(calls_otherwise), *flat]
+        args = [
+            token,
+            self.lock_seconds,
+            repr(updated_ts),
+            status,
+            *limiter.token_args(),
+            int(calls_if_remembered),
+            int(calls_otherwise),
+            *flat,
+        ]
         deadline = time.monotonic() + wait_seconds
         while True:
             result = self._begin(keys=keys, args=args)

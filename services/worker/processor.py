@@ -58,20 +58,30 @@ class Processor:
             outcome, error = "permanent", str(failure)
         except RedisError as failure:
             outcome, error = "retryable", f"redis: {failure}"
-        except Exception as failure:  # noqa: BLE001 - a bug must not lose the event
+        except Exception as failure:
             log.exception("handler crashed", extra={"event_id": event_id})
             outcome, error = "retryable", f"internal error: {type(failure).__name__}: {failure}"
         retry_at = time.time() + retry_delay(self.settings, attempt.number, retry_after)
-        fate = self.store.finish(event_id, attempt.number, outcome, error=error, result=result, retry_at=retry_at, effects=effects)
+        fate = self.store.finish(
+            event_id, attempt.number, outcome, error=error, result=result, retry_at=retry_at, effects=effects
+        )
         PROCESSING_DURATION.labels(label).observe(time.perf_counter() - started)
         if fate == "stale":
-            log.warning("attempt outlived its claim; the reconciler had recovered it", extra={"event_id": event_id, "attempt": attempt.number})
+            log.warning(
+                "attempt outlived its claim; the reconciler had recovered it",
+                extra={"event_id": event_id, "attempt": attempt.number},
+            )
             return {"stale": True}
         EVENTS_PROCESSED.labels(label, fate).inc()
         log.log(
             logging.INFO if fate == "success" else logging.WARNING,
             "event " + fate,
-            extra={"event_id": event_id, "type": event.type, "attempt": attempt.number, "error": error or None,
-                   "retry_at": retry_at if fate == "retry" else None},
+            extra={
+                "event_id": event_id,
+                "type": event.type,
+                "attempt": attempt.number,
+                "error": error or None,
+                "retry_at": retry_at if fate == "retry" else None,
+            },
         )
         return {"event_id": event_id, "attempt": attempt.number, "fate": fate}

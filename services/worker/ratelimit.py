@@ -31,7 +31,9 @@ _ACQUIRE = TAKE_TOKEN + "return take_token(KEYS[1], tonumber(ARGV[1]), tonumber(
 
 
 class SlidingWindowLimiter:
-    def __init__(self, redis: Redis, key: str, limit: int, window_seconds: float, on_wait: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self, redis: Redis, key: str, limit: int, window_seconds: float, on_wait: Callable[[float], None] | None = None
+    ) -> None:
         self.key = key
         self.limit = limit
         self.window_ms = int(window_seconds * 1000)

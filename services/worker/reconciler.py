@@ -41,8 +41,9 @@ RETENTION_BATCH = 500
 
 @dataclass
 class PassSummary:
-    recovered: dict[str, int] = field(default_factory=lambda: {
-        "abandoned_timeout": 0, "worker_gone": 0, "lost_enqueue": 0, "missed_notification": 0})
+    recovered: dict[str, int] = field(
+        default_factory=lambda: {"abandoned_timeout": 0, "worker_gone": 0, "lost_enqueue": 0, "missed_notification": 0}
+    )
     deleted: dict[str, int] = field(default_factory=lambda: {SUCCESS: 0, FAILED: 0})
     sweep: str = "disabled"
     workers: str = "by time only (not in a cluster)"
@@ -62,8 +63,14 @@ class PassSummary:
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, redis: Redis, *, cluster: Cluster | None = None,
-                 mercadopago: MercadoPago | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        *,
+        cluster: Cluster | None = None,
+        mercadopago: MercadoPago | None = None,
+    ) -> None:
         self.settings = settings
         self.redis = redis
         self.store = EventStore(redis, settings)
@@ -107,11 +114,21 @@ class Reconciler:
             if live is not None and event.worker and pod_of(event.worker) not in live:
                 reason, why = "worker_gone", f"worker {event.worker} is gone"
             elif now - started > self.settings.job_timeout_seconds:
-                reason, why = "abandoned_timeout", f"no outcome after {int(now - started)}s (JOB_TIMEOUT_SECONDS={self.settings.job_timeout_seconds})"
+                reason, why = (
+                    "abandoned_timeout",
+                    f"no outcome after {int(now - started)}s (JOB_TIMEOUT_SECONDS={self.settings.job_timeout_seconds})",
+                )
             else:
                 continue
-            fate = self.store.finish(event_id, event.attempts, "retryable", error=f"attempt abandoned: {why}",
-                                     retry_at=now, history_outcome="abandoned", now=now)
+            fate = self.store.finish(
+                event_id,
+                event.attempts,
+                "retryable",
+                error=f"attempt abandoned: {why}",
+                retry_at=now,
+                history_outcome="abandoned",
+                now=now,
+            )
             if fate != "stale":
                 summary.recovered[reason] += 1
                 log.warning("recovered abandoned attempt", extra={"event_id": event_id, "reason": reason, "fate": fate})
@@ -123,17 +140,24 @@ class Reconciler:
             event_id = raw_id.decode()
             job_id = self.redis.hget(event_key(self.settings.key_prefix, event_id), "job_id")
             job_id = job_id.decode() if job_id else ""
-            if job_id and (self.redis.lpos(queue_key, job_id) is not None or self.redis.zscore(scheduled_key, job_id) is not None):
+            if job_id and (
+                self.redis.lpos(queue_key, job_id) is not None or self.redis.zscore(scheduled_key, job_id) is not None
+            ):
                 continue
             if self.store.requeue(event_id, mode="lost", expected_job_id=job_id, now=now) == "queued":
                 summary.recovered["lost_enqueue"] += 1
                 log.warning("re-queued event whose job was lost", extra={"event_id": event_id, "job_id": job_id})
 
     def apply_retention(self, now: float, summary: PassSummary) -> None:
-        for status, days in ((SUCCESS, self.settings.retention_success_days), (FAILED, self.settings.retention_failed_days)):
+        for status, days in (
+            (SUCCESS, self.settings.retention_success_days),
+            (FAILED, self.settings.retention_failed_days),
+        ):
             bound = "(" + id_floor(now - days * 86400)
             while True:
-                ids = self.redis.zrangebylex(self.store.status_index_key(status), "-", bound, start=0, num=RETENTION_BATCH)
+                ids = self.redis.zrangebylex(
+                    self.store.status_index_key(status), "-", bound, start=0, num=RETENTION_BATCH
+                )
                 if not ids:
                     break
                 summary.deleted[status] += sum(self.store.delete_finished(i.decode()) for i in ids)
@@ -148,8 +172,9 @@ class Reconciler:
         offset, seen = 0, 0
         try:
             while True:
-                page = self.mercadopago.search_payments(begin=begin_iso, end=end_iso, offset=offset,
-                                                        limit=self.settings.reconcile_sweep_page_size)
+                page = self.mercadopago.search_payments(
+                    begin=begin_iso, end=end_iso, offset=offset, limit=self.settings.reconcile_sweep_page_size
+                )
                 results = page.get("results") or []
                 for payment in results:
                     seen += 1
@@ -169,19 +194,32 @@ class Reconciler:
         stored = self.payments.get("payment", str(payment.get("id")))
         if not stored:
             return True
-        return float(stored.get("updated_ts", "-1")) < updated_timestamp(payment) or stored.get("status") != payment.get("status")
+        return float(stored.get("updated_ts", "-1")) < updated_timestamp(payment) or stored.get(
+            "status"
+        ) != payment.get("status")
 
     def _create_sweep_event(self, payment: dict[str, Any]) -> int:
         # The state's own identity as the notification id: sweeping it again is a duplicate.
         state_id = f"sweep:{payment.get('id')}:{payment.get('status')}:{payment.get('date_last_updated')}"
-        event = NewEvent(source="reconcile", type="payment", resource_id=str(payment.get("id")), webhook_id=state_id,
-                         action="reconcile.missed", live_mode=payment.get("live_mode"),
-                         payload={"reconciled_from": "payments search", "status": payment.get("status"),
-                                  "date_last_updated": payment.get("date_last_updated")})
+        event = NewEvent(
+            source="reconcile",
+            type="payment",
+            resource_id=str(payment.get("id")),
+            webhook_id=state_id,
+            action="reconcile.missed",
+            live_mode=payment.get("live_mode"),
+            payload={
+                "reconciled_from": "payments search",
+                "status": payment.get("status"),
+                "date_last_updated": payment.get("date_last_updated"),
+            },
+        )
         status, event_id = self.store.receive(event)
         if status == "received":
-            log.warning("created event for a payment whose notification never arrived",
-                        extra={"event_id": event_id, "resource_id": event.resource_id})
+            log.warning(
+                "created event for a payment whose notification never arrived",
+                extra={"event_id": event_id, "resource_id": event.resource_id},
+            )
             return 1
         return 0
 
@@ -208,12 +246,18 @@ def publish_metrics(settings: Settings, redis: Redis, summary: PassSummary | Non
     totals = {k.decode(): int(v) for k, v in redis.hgetall(totals_key).items()}
     registry = CollectorRegistry()
     # Gauges carrying counter totals: the Pushgateway stores values, not increments.
-    recovered = Gauge("mpwh_reconciler_recovered_total", "Events recovered by the reconciler.", ["reason"], registry=registry)
+    recovered = Gauge(
+        "mpwh_reconciler_recovered_total", "Events recovered by the reconciler.", ["reason"], registry=registry
+    )
     deleted = Gauge("mpwh_reconciler_deleted_total", "Events deleted by retention.", ["status"], registry=registry)
     for reason in PassSummary().recovered:
         recovered.labels(reason).set(totals.get(f"recovered:{reason}", 0))
     for status in PassSummary().deleted:
         deleted.labels(status).set(totals.get(f"deleted:{status}", 0))
     if summary is not None:
-        Gauge("mpwh_reconciler_last_success_timestamp_seconds", "End of the last successful pass.", registry=registry).set_to_current_time()
-    pushadd_to_gateway(settings.pushgateway_url, job="mpwh-reconciler", grouping_key={"prefix": settings.key_prefix}, registry=registry)
+        Gauge(
+            "mpwh_reconciler_last_success_timestamp_seconds", "End of the last successful pass.", registry=registry
+        ).set_to_current_time()
+    pushadd_to_gateway(
+        settings.pushgateway_url, job="mpwh-reconciler", grouping_key={"prefix": settings.key_prefix}, registry=registry
+    )

@@ -24,15 +24,34 @@ def dev_stack(tmp_path):
     env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers there
     env["NO_COLOR"] = "1"
     process = subprocess.Popen(
-        [*CLI, "dev", "--port", str(ports["port"]), "--sandbox-port", str(ports["sandbox"]), "--metrics-port",
-         str(ports["metrics"]), "--redis-port", str(ports["redis"]), "--data-dir", str(tmp_path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            *CLI,
+            "dev",
+            "--port",
+            str(ports["port"]),
+            "--sandbox-port",
+            str(ports["sandbox"]),
+            "--metrics-port",
+            str(ports["metrics"]),
+            "--redis-port",
+            str(ports["redis"]),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
     try:
-        wait_until(lambda: any("Ctrl-C stops everything" in line for line in lines) or process.poll() is not None,
-                   timeout=60, message="the dev stack's banner")
+        wait_until(
+            lambda: any("Ctrl-C stops everything" in line for line in lines) or process.poll() is not None,
+            timeout=60,
+            message="the dev stack's banner",
+        )
         assert process.poll() is None, "".join(lines)
         yield process, ports, lines, env, tmp_path
     finally:
@@ -66,8 +85,13 @@ def test_dev_stack_runs_everything_and_send_test_follows_an_event(dev_stack):
     assert ipn.returncode == 0 and '"tags": ["mp-payment-rejected"]' in ipn.stdout
 
     # One prefixed log stream from every component.
-    wait_until(lambda: {"receiver", "worker", "scheduler", "reconcile", "sandbox", "redis"} <= {l.split("|")[0].strip() for l in lines if "|" in l},
-               message="output from every component")
+    wait_until(
+        lambda: (
+            {"receiver", "worker", "scheduler", "reconcile", "sandbox", "redis"}
+            <= {l.split("|")[0].strip() for l in lines if "|" in l}
+        ),
+        message="output from every component",
+    )
 
     os.kill(process.pid, signal.SIGINT)  # Ctrl-C
     assert process.wait(timeout=30) == 0
@@ -76,5 +100,7 @@ def test_dev_stack_runs_everything_and_send_test_follows_an_event(dev_stack):
 
 
 def test_send_test_reports_an_unreachable_receiver():
-    result = subprocess.run([*CLI, "send-test", "--url", f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*CLI, "send-test", "--url", f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 1 and "could not reach the receiver" in result.stderr

@@ -138,4 +138,7 @@ def test_events_list_show_stats(cli, store, capsys):
 def test_bad_configuration_is_one_clear_line(monkeypatch, capsys):
     monkeypatch.setenv("JOB_TIMEOUT_SECONDS", "soon")
     assert main(["events", "stats"]) == 2
-    assert capsys.readouterr().err.strip() == "mp-webhooks: configuration error: JOB_TIMEOUT_SECONDS: expected an integer, got 'soon'"
+    assert (
+        capsys.readouterr().err.strip()
+        == "mp-webhooks: configuration error: JOB_TIMEOUT_SECONDS: expected an integer, got 'soon'"
+    )

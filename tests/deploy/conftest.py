@@ -38,16 +38,18 @@ def tool(name: str, installer: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    pytest.fail(f"{name} is not installed: run {installer} (./scripts/test runs every scripts/tools/install-*)",
-                pytrace=False)
+    pytest.fail(
+        f"{name} is not installed: run {installer} (./scripts/test runs every scripts/tools/install-*)", pytrace=False
+    )
 
 
 def venv_bin(name: str) -> str:
     """A console script of the project's virtualenv (the one running pytest)."""
     path = Path(sys.executable).parent / name
     if not path.exists():
-        pytest.fail(f"{name} is not in {path.parent}: ./scripts/test installs the project with its test extras",
-                    pytrace=False)
+        pytest.fail(
+            f"{name} is not in {path.parent}: ./scripts/test installs the project with its test extras", pytrace=False
+        )
     return str(path)
 
 
@@ -60,8 +62,12 @@ def _helm_env() -> tuple[tuple[str, str], ...]:
     # Helm keeps caches and repository config under $HOME; keep them out of the user's.
     base = ROOT / ".tools" / "helm-home"
     env = dict(os.environ)
-    env.update(HELM_CACHE_HOME=str(base / "cache"), HELM_CONFIG_HOME=str(base / "config"),
-               HELM_DATA_HOME=str(base / "data"), KUBECONFIG=str(base / "no-kubeconfig"))
+    env.update(
+        HELM_CACHE_HOME=str(base / "cache"),
+        HELM_CONFIG_HOME=str(base / "config"),
+        HELM_DATA_HOME=str(base / "data"),
+        KUBECONFIG=str(base / "no-kubeconfig"),
+    )
     return tuple(env.items())
 
 
@@ -89,8 +95,11 @@ class Rendered:
         return matches[0]
 
     def component(self, kind: str, component: str) -> dict[str, Any]:
-        matches = [o for o in self.of_kind(kind)
-                   if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]
+        matches = [
+            o
+            for o in self.of_kind(kind)
+            if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component
+        ]
         assert len(matches) == 1, f"expected one {kind} of component {component}, found {len(matches)}"
         return matches[0]
 

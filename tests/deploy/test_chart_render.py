@@ -32,11 +32,13 @@ SCRAPED = ("receiver", "worker", "scheduler")
 
 def scenario_values(scenario: str) -> dict[str, Any]:
     """The chart defaults merged with the scenario file (enough for these assertions)."""
+
     def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         out = dict(base)
         for key, value in over.items():
             out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
         return out
+
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     extra = values_file(scenario)
     return merge(values, yaml.safe_load(extra.read_text()) or {}) if extra else values
@@ -65,12 +67,18 @@ def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # --- labels and selectors ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_standard_labels_on_every_object(scenario: str, render: Any) -> None:
     for obj in render(scenario).objects:
         labels = obj["metadata"].get("labels", {})
-        for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-                    "app.kubernetes.io/managed-by", "helm.sh/chart"):
+        for key in (
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/version",
+            "app.kubernetes.io/managed-by",
+            "helm.sh/chart",
+        ):
             assert key in labels, f"{obj['kind']} {obj['metadata']['name']} lacks {key}"
         assert obj["metadata"]["namespace"] == NAMESPACE
 
@@ -88,8 +96,9 @@ def test_every_selector_carries_the_component(scenario: str, render: Any) -> Non
             selector = obj["spec"]["podSelector"]["matchLabels"]
         else:
             continue
-        assert {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"} <= set(selector), \
-            f"{kind} {obj['metadata']['name']}: {selector}"
+        assert {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"} <= set(
+            selector
+        ), f"{kind} {obj['metadata']['name']}: {selector}"
     for workload in rendered.workloads():
         labels = pod_template(workload)["metadata"]["labels"]
         assert labels["app.kubernetes.io/component"] == workload["metadata"]["labels"]["app.kubernetes.io/component"]
@@ -100,10 +109,13 @@ def test_workload_selectors_do_not_overlap(scenario: str, render: Any) -> None:
     workloads = [w for w in render(scenario).workloads() if w["kind"] != "CronJob"]
     for a, b in itertools.permutations(workloads, 2):
         selector = a["spec"]["selector"]["matchLabels"]
-        assert not selector_matches(selector, pod_template(b)["metadata"]["labels"]), \
+        assert not selector_matches(selector, pod_template(b)["metadata"]["labels"]), (
             f"{a['metadata']['name']}'s selector matches {b['metadata']['name']}'s pods"
+        )
     for workload in workloads:
-        assert selector_matches(workload["spec"]["selector"]["matchLabels"], pod_template(workload)["metadata"]["labels"])
+        assert selector_matches(
+            workload["spec"]["selector"]["matchLabels"], pod_template(workload)["metadata"]["labels"]
+        )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -111,11 +123,15 @@ def test_each_service_selects_exactly_one_workload_and_its_port(scenario: str, r
     rendered = render(scenario)
     pods = [w for w in rendered.workloads() if w["kind"] != "CronJob"]
     for service in rendered.of_kind("Service"):
-        targets = [w for w in pods if selector_matches(service["spec"]["selector"], pod_template(w)["metadata"]["labels"])]
+        targets = [
+            w for w in pods if selector_matches(service["spec"]["selector"], pod_template(w)["metadata"]["labels"])
+        ]
         assert len(targets) == 1, f"Service {service['metadata']['name']} selects {len(targets)} workloads"
         port_names = {p["name"] for c in containers(targets[0]) for p in c.get("ports", [])}
         for port in service["spec"]["ports"]:
-            assert port["targetPort"] in port_names, f"{service['metadata']['name']}: no container port {port['targetPort']}"
+            assert port["targetPort"] in port_names, (
+                f"{service['metadata']['name']}: no container port {port['targetPort']}"
+            )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -131,22 +147,34 @@ def test_scrape_services_are_named_fullname_component(scenario: str, render: Any
 
 # --- scaling -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_keda_and_hpa_are_exclusive(scenario: str, render: Any) -> None:
     rendered = render(scenario)
     for component in ("receiver", "worker"):
         deployment = rendered.component("Deployment", component)
         name = deployment["metadata"]["name"]
-        scalers = [o for o in rendered.of_kind("HorizontalPodAutoscaler") + rendered.of_kind("ScaledObject")
-                   if o["spec"]["scaleTargetRef"]["name"] == name]
+        scalers = [
+            o
+            for o in rendered.of_kind("HorizontalPodAutoscaler") + rendered.of_kind("ScaledObject")
+            if o["spec"]["scaleTargetRef"]["name"] == name
+        ]
         assert len(scalers) <= 1, f"{name} is scaled by {[s['kind'] for s in scalers]}"
         # A scaled Deployment leaves replicas to its scaler (helm upgrades would reset it).
         assert ("replicas" in deployment["spec"]) == (not scalers), name
 
 
 def test_keda_and_hpa_together_are_refused() -> None:
-    result = run_helm("template", "x", str(CHART), "--set", "worker.keda.enabled=true",
-                      "--set", "worker.autoscaling.enabled=true", check=False)
+    result = run_helm(
+        "template",
+        "x",
+        str(CHART),
+        "--set",
+        "worker.keda.enabled=true",
+        "--set",
+        "worker.autoscaling.enabled=true",
+        check=False,
+    )
     assert result.returncode != 0
 
 
@@ -166,8 +194,11 @@ def test_scheduler_is_a_single_instance(scenario: str, render: Any) -> None:
     scheduler = render(scenario).component("Deployment", "scheduler")
     assert scheduler["spec"]["replicas"] == 1
     assert scheduler["spec"]["strategy"] == {"type": "Recreate"}
-    assert not [o for o in render(scenario).of_kind("HorizontalPodAutoscaler")
-                if o["spec"]["scaleTargetRef"]["name"] == scheduler["metadata"]["name"]]
+    assert not [
+        o
+        for o in render(scenario).of_kind("HorizontalPodAutoscaler")
+        if o["spec"]["scaleTargetRef"]["name"] == scheduler["metadata"]["name"]
+    ]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -194,6 +225,7 @@ def test_receiver_has_a_pdb_unless_disabled(scenario: str, render: Any) -> None:
 
 
 # --- security --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_pod_security_restricted_everywhere(scenario: str, render: Any) -> None:
@@ -257,8 +289,13 @@ def test_reconciler_role_is_pods_list_and_events_create_only(scenario: str, rend
     account = pod_template(cronjob)["spec"]["serviceAccountName"]
     [role] = rendered.of_kind("Role")
     [binding] = rendered.of_kind("RoleBinding")
-    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
     assert granted == {("", "pods", "list"), ("", "events", "create"), ("events.k8s.io", "events", "create")}
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
@@ -267,6 +304,7 @@ def test_reconciler_role_is_pods_list_and_events_create_only(scenario: str, rend
 
 
 # --- environment -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_configmap_keys_are_contract_variables(scenario: str, render: Any) -> None:
@@ -282,8 +320,12 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
     names = contract_env_names()
     data = config_data(rendered)
     assert data["JOB_TIMEOUT_SECONDS"] == str(scenario_values(scenario)["config"]["jobTimeoutSeconds"])
-    expected_secrets = {"receiver": {"MP_WEBHOOK_SECRET", "API_TOKEN"}, "worker": {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"},
-                        "scheduler": set(), "reconciler": {"MP_ACCESS_TOKEN"}}
+    expected_secrets = {
+        "receiver": {"MP_WEBHOOK_SECRET", "API_TOKEN"},
+        "worker": {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"},
+        "scheduler": set(),
+        "reconciler": {"MP_ACCESS_TOKEN"},
+    }
     for component in COMPONENTS:
         workload = rendered.component("CronJob" if component == "reconciler" else "Deployment", component)
         [container] = containers(workload)
@@ -295,8 +337,10 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
         for downward in ("POD_NAME", "POD_NAMESPACE"):
             field = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}[downward]
             assert env[downward]["valueFrom"]["fieldRef"]["fieldPath"] == field, component
-        redis_from_secret = bool(scenario_values(scenario)["redis"]["external"]["existingSecret"]) \
+        redis_from_secret = (
+            bool(scenario_values(scenario)["redis"]["external"]["existingSecret"])
             and not scenario_values(scenario)["redis"]["enabled"]
+        )
         assert ("REDIS_URL" in env) == redis_from_secret and ("REDIS_URL" in data) != redis_from_secret
 
 
@@ -331,10 +375,15 @@ def test_metrics_port_is_the_declared_container_port(scenario: str, render: Any)
 
 # --- checksums -----------------------------------------------------------------------------
 
+
 def checksums(rendered: Rendered) -> dict[str, dict[str, str]]:
-    return {w["metadata"]["name"]: {k: v for k, v in pod_template(w)["metadata"].get("annotations", {}).items()
-                                    if k.startswith("checksum/")}
-            for w in rendered.workloads() if w["metadata"]["labels"]["app.kubernetes.io/component"] in COMPONENTS}
+    return {
+        w["metadata"]["name"]: {
+            k: v for k, v in pod_template(w)["metadata"].get("annotations", {}).items() if k.startswith("checksum/")
+        }
+        for w in rendered.workloads()
+        if w["metadata"]["labels"]["app.kubernetes.io/component"] in COMPONENTS
+    }
 
 
 def test_config_changes_roll_every_component() -> None:
@@ -352,11 +401,13 @@ def test_config_changes_roll_every_component() -> None:
 
 
 def test_unrelated_changes_do_not_roll_the_pods() -> None:
-    assert checksums(template("--set", "receiver.replicas=5", "--set", "receiver.autoscaling.enabled=false")) \
-        == checksums(template())
+    assert checksums(
+        template("--set", "receiver.replicas=5", "--set", "receiver.autoscaling.enabled=false")
+    ) == checksums(template())
 
 
 # --- monitoring -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_service_monitor_scrapes_each_component_as_its_job(scenario: str, render: Any) -> None:
@@ -370,17 +421,23 @@ def test_service_monitor_scrapes_each_component_as_its_job(scenario: str, render
         for key, value in values["additionalLabels"].items():
             assert monitor["metadata"]["labels"][key] == value
         assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
-        services = [s for s in rendered.of_kind("Service")
-                    if selector_matches(spec["selector"]["matchLabels"], s["metadata"]["labels"])
-                    and all(s["metadata"]["labels"].get(e["key"]) in e["values"] for e in spec["selector"]["matchExpressions"])]
+        services = [
+            s
+            for s in rendered.of_kind("Service")
+            if selector_matches(spec["selector"]["matchLabels"], s["metadata"]["labels"])
+            and all(s["metadata"]["labels"].get(e["key"]) in e["values"] for e in spec["selector"]["matchExpressions"])
+        ]
         assert sorted(s["metadata"]["labels"]["app.kubernetes.io/component"] for s in services) == sorted(SCRAPED)
         endpoint_ports = {e["port"] for e in spec["endpoints"]}
         for service in services:
             assert {p["name"] for p in service["spec"]["ports"]} & endpoint_ports, service["metadata"]["name"]
         for endpoint in spec["endpoints"]:
             assert endpoint["path"] == "/metrics"
-            assert {"sourceLabels": ["__meta_kubernetes_service_label_app_kubernetes_io_component"],
-                    "targetLabel": "component", "action": "replace"} in endpoint["relabelings"]
+            assert {
+                "sourceLabels": ["__meta_kubernetes_service_label_app_kubernetes_io_component"],
+                "targetLabel": "component",
+                "action": "replace",
+            } in endpoint["relabelings"]
 
 
 def test_pod_monitor_sets_the_same_job_and_component_labels(render: Any) -> None:
@@ -410,6 +467,7 @@ def test_fullname_override_renames_everything(render: Any) -> None:
 
 # --- network -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_network_policies(scenario: str, render: Any) -> None:
     rendered = render(scenario)
@@ -420,11 +478,18 @@ def test_network_policies(scenario: str, render: Any) -> None:
         return
     name = fullname(rendered)
     assert policies[f"{name}-default-deny"]["spec"]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "mp-webhooks", "app.kubernetes.io/instance": RELEASE}
+        "app.kubernetes.io/name": "mp-webhooks",
+        "app.kubernetes.io/instance": RELEASE,
+    }
     if values["redis"]["enabled"]:
         [rule] = policies[f"{name}-redis"]["spec"]["ingress"]
-        assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mp-webhooks",
-                                                                  "app.kubernetes.io/instance": RELEASE}}}]
+        assert rule["from"] == [
+            {
+                "podSelector": {
+                    "matchLabels": {"app.kubernetes.io/name": "mp-webhooks", "app.kubernetes.io/instance": RELEASE}
+                }
+            }
+        ]
     for component in SCRAPED:
         [rule] = policies[f"{name}-{component}"]["spec"]["ingress"]
         assert [p["port"] for p in rule["ports"]] == ["http" if component == "receiver" else "metrics"]
@@ -462,6 +527,7 @@ def test_bundled_redis_keeps_its_data(scenario: str, render: Any) -> None:
 
 
 # --- NOTES.txt ----------------------------------------------------------------------------------
+
 
 def notes(*args: str) -> str:
     result = run_helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *args)

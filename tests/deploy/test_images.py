@@ -11,8 +11,10 @@ import pytest
 
 from tests.deploy.conftest import ROOT
 
-DOCKERFILES = {"receiver": ROOT / "services" / "receiver" / "Dockerfile",
-               "worker": ROOT / "services" / "worker" / "Dockerfile"}
+DOCKERFILES = {
+    "receiver": ROOT / "services" / "receiver" / "Dockerfile",
+    "worker": ROOT / "services" / "worker" / "Dockerfile",
+}
 DEFAULT_COMMAND = {"receiver": '["receiver", "--host", "0.0.0.0", "--port", "8000"]', "worker": '["worker"]'}
 
 
@@ -49,13 +51,15 @@ def test_multi_stage_on_a_pinned_slim_python(image: str) -> None:
         source = body[0][1].split(" AS ")[0]
         if source in found:
             continue
-        assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim(-\w+)?", source), f"{name}: {source} is not a pinned slim Python"
+        assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim(-\w+)?", source), (
+            f"{name}: {source} is not a pinned slim Python"
+        )
 
 
 @pytest.mark.parametrize("image", sorted(DOCKERFILES))
 def test_runtime_stage_is_non_root_with_an_exec_form_entrypoint(image: str) -> None:
     found = stages(DOCKERFILES[image])
-    chain = found["base"] + found["runtime"]   # runtime is FROM base
+    chain = found["base"] + found["runtime"]  # runtime is FROM base
     users = [args for word, args in chain if word == "USER"]
     assert users and re.fullmatch(r"[1-9]\d{3,}(:[1-9]\d{3,})?", users[-1]), f"last USER {users}: numeric, non-root"
     entrypoints = [args for word, args in chain if word == "ENTRYPOINT"]
@@ -77,6 +81,7 @@ def test_no_stage_copies_tests_or_the_whole_context(image: str) -> None:
 
 def test_uid_matches_the_chart() -> None:
     import yaml
+
     values = yaml.safe_load((ROOT / "charts" / "mp-webhooks" / "values.yaml").read_text())
     for path in DOCKERFILES.values():
         [user] = [args for word, args in stages(path)["runtime"] if word == "USER"]

@@ -63,6 +63,7 @@ RECONCILE_BUDGET_SECONDS = 90.0
 
 # --- a stand-in for Mercado Pago and GoHighLevel ---------------------------------------------
 
+
 @dataclass
 class UpstreamStub:
     """Answers the payments search with no results and 404 to anything else, recording
@@ -78,14 +79,14 @@ class UpstreamStub:
 
 def _stub_handler(stub_requests: list[tuple[str, str, str]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             stub_requests.append(("GET", self.path, self.headers.get("Authorization", "")))
             if self.path.split("?", 1)[0] == "/v1/payments/search":
                 self._answer(200, {"results": [], "paging": {"total": 0, "limit": 50, "offset": 0}})
             else:
                 self._answer(404, {"message": "not found", "status": 404})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             stub_requests.append(("POST", self.path, self.headers.get("Authorization", "")))
             self._answer(404, {"message": "not found", "status": 404})
 
@@ -118,9 +119,14 @@ def upstream() -> Iterator[UpstreamStub]:
 def manifest(upstream: UpstreamStub) -> Rendered:
     # The upstream URLs are the only values set on the command line: the stub's port is
     # only known now. Everything else comes from the scenario file.
-    return template("-f", str(values_file("local-run")),
-                    "--set", f"config.mpApiBaseUrl={upstream.url}",
-                    "--set", f"config.ghlApiBaseUrl={upstream.url}")
+    return template(
+        "-f",
+        str(values_file("local-run")),
+        "--set",
+        f"config.mpApiBaseUrl={upstream.url}",
+        "--set",
+        f"config.ghlApiBaseUrl={upstream.url}",
+    )
 
 
 @pytest.fixture
@@ -134,6 +140,7 @@ def test_redis(manifest: Rendered) -> Iterator[redis.Redis]:
 
 
 # --- reading the manifest ---------------------------------------------------------------------
+
 
 def configmap_data(rendered: Rendered) -> dict[str, str]:
     [configmap] = [c for c in rendered.of_kind("ConfigMap") if c["metadata"]["name"].endswith("-config")]
@@ -183,7 +190,9 @@ def resolve_env(rendered: Rendered, workload: dict[str, Any], container: dict[st
         ref = value_from[f"{kind}KeyRef"]
         data = source(kind, ref["name"])
         if data is None or ref["key"] not in data:
-            assert ref.get("optional"), f"{name}: {kind} {ref['name']} has no key {ref['key']} (CreateContainerConfigError)"
+            assert ref.get("optional"), (
+                f"{name}: {kind} {ref['name']} has no key {ref['key']} (CreateContainerConfigError)"
+            )
             continue
         env[name] = data[ref["key"]]
     return env
@@ -201,8 +210,8 @@ class LocalContainer:
 
     argv: list[str]
     env: dict[str, str]
-    ports: dict[str, int]          # container port name -> local port it listens on
-    declared: dict[str, int]       # container port name -> declared containerPort
+    ports: dict[str, int]  # container port name -> local port it listens on
+    declared: dict[str, int]  # container port name -> declared containerPort
 
 
 def localize(rendered: Rendered, workload: dict[str, Any], container: dict[str, Any], home: Path) -> LocalContainer:
@@ -223,32 +232,44 @@ def localize(rendered: Rendered, workload: dict[str, Any], container: dict[str, 
             if value == str(number):
                 env[key] = str(local)
                 rewrites += 1
-        assert rewrites, (f"{container['name']}: container port {name}={number} appears in neither its arguments "
-                          "nor its environment: nothing tells the process to listen there")
+        assert rewrites, (
+            f"{container['name']}: container port {name}={number} appears in neither its arguments "
+            "nor its environment: nothing tells the process to listen there"
+        )
         ports[name] = local
     # Listen on loopback only: 0.0.0.0 is right in a pod, not on a shared test machine.
     argv = ["127.0.0.1" if a == "0.0.0.0" else a for a in argv]
     # The console script comes from the project's virtualenv, as it does from the image's.
     argv[0] = venv_bin(argv[0]) if "/" not in argv[0] else argv[0]
-    base = {"PATH": f"{Path(venv_bin('python')).parent}:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-            "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    base = {
+        "PATH": f"{Path(venv_bin('python')).parent}:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+    }
     return LocalContainer(argv, {**base, **env}, ports, declared)
 
 
 def unshare() -> str:
     path = "/usr/bin/unshare"
-    probe = subprocess.run([path, "--pid", "--fork", "true"], capture_output=True, text=True, timeout=30) \
-        if os.path.exists(path) else None
+    probe = (
+        subprocess.run([path, "--pid", "--fork", "true"], capture_output=True, text=True, timeout=30)
+        if os.path.exists(path)
+        else None
+    )
     if probe is None or probe.returncode != 0:
-        pytest.fail("the manifest-driven run needs `unshare --pid --fork` (util-linux, as root) to run each "
-                    f"process as PID 1 like a container: {probe.stderr if probe else 'unshare not found'}",
-                    pytrace=False)
+        pytest.fail(
+            "the manifest-driven run needs `unshare --pid --fork` (util-linux, as root) to run each "
+            f"process as PID 1 like a container: {probe.stderr if probe else 'unshare not found'}",
+            pytrace=False,
+        )
     return path
 
 
 @dataclass
 class Running:
-    process: subprocess.Popen[bytes]   # unshare, which waits for the container process
+    process: subprocess.Popen[bytes]  # unshare, which waits for the container process
     log: Path
 
     def output(self) -> str:
@@ -274,8 +295,9 @@ class Running:
 def started(local: LocalContainer, log: Path) -> Iterator[Running]:
     argv = [unshare(), "--pid", "--fork", "--kill-child", *local.argv]
     with log.open("wb") as sink:
-        process = subprocess.Popen(argv, env=local.env, cwd=local.env["HOME"], stdout=sink,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv, env=local.env, cwd=local.env["HOME"], stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
     running = Running(process, log)
     try:
         yield running
@@ -300,8 +322,10 @@ def wait_for(running: Running, port: int, path: str, budget: float) -> tuple[int
     last: Any = None
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
-            pytest.fail(f"the process exited with {running.process.returncode} before {path} answered:\n"
-                        f"{running.output()}", pytrace=False)
+            pytest.fail(
+                f"the process exited with {running.process.returncode} before {path} answered:\n{running.output()}",
+                pytrace=False,
+            )
         try:
             status, body = http_get(port, path)
             if 200 <= status < 400:
@@ -310,8 +334,10 @@ def wait_for(running: Running, port: int, path: str, budget: float) -> tuple[int
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
             last = error
         time.sleep(0.2)
-    pytest.fail(f"{path} on port {port} did not answer 2xx/3xx in {budget:.0f}s (last: {last}):\n{running.output()}",
-                pytrace=False)
+    pytest.fail(
+        f"{path} on port {port} did not answer 2xx/3xx in {budget:.0f}s (last: {last}):\n{running.output()}",
+        pytrace=False,
+    )
 
 
 def workload_of(rendered: Rendered, component: str) -> dict[str, Any]:
@@ -332,6 +358,7 @@ def scraped_path_and_port(rendered: Rendered, component: str) -> tuple[str, str]
 
 # --- the tests ------------------------------------------------------------------------------
 
+
 def test_the_run_covers_every_workload(manifest: Rendered) -> None:
     components = sorted(w["metadata"]["labels"]["app.kubernetes.io/component"] for w in manifest.workloads())
     assert components == sorted([*LONG_RUNNING, "reconciler"]), "a workload the run does not start"
@@ -339,7 +366,8 @@ def test_the_run_covers_every_workload(manifest: Rendered) -> None:
 
 @pytest.mark.parametrize("component", LONG_RUNNING)
 def test_component_answers_its_probes_and_metrics_then_stops_on_sigterm(
-        component: str, manifest: Rendered, test_redis: redis.Redis, tmp_path: Path) -> None:
+    component: str, manifest: Rendered, test_redis: redis.Redis, tmp_path: Path
+) -> None:
     workload = workload_of(manifest, component)
     [container] = containers(workload)
     local = localize(manifest, workload, container, tmp_path)
@@ -366,13 +394,16 @@ def test_component_answers_its_probes_and_metrics_then_stops_on_sigterm(
         try:
             code = running.process.wait(timeout=min(grace, STOP_BUDGET_SECONDS))
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{component} ignored SIGTERM for {min(grace, STOP_BUDGET_SECONDS)}s:\n{running.output()}",
-                        pytrace=False)
+            pytest.fail(
+                f"{component} ignored SIGTERM for {min(grace, STOP_BUDGET_SECONDS)}s:\n{running.output()}",
+                pytrace=False,
+            )
         assert code == 0, f"{component} exited {code} on SIGTERM:\n{running.output()}"
 
 
-def test_reconciler_cronjob_pass_exits_zero(manifest: Rendered, upstream: UpstreamStub, test_redis: redis.Redis,
-                                            tmp_path: Path) -> None:
+def test_reconciler_cronjob_pass_exits_zero(
+    manifest: Rendered, upstream: UpstreamStub, test_redis: redis.Redis, tmp_path: Path
+) -> None:
     cronjob = workload_of(manifest, "reconciler")
     [container] = containers(cronjob)
     local = localize(manifest, cronjob, container, tmp_path)
@@ -398,8 +429,16 @@ def test_reconciler_cronjob_pass_exits_zero(manifest: Rendered, upstream: Upstre
 def notes_commands(worker_deployment: str) -> list[list[str]]:
     """The `kubectl exec deploy/<worker> -- ...` commands NOTES.txt prints, without
     placeholders (like <event id>)."""
-    notes = run_helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client",
-                     "-f", str(values_file("local-run"))).stdout.split("NOTES:", 1)[1]
+    notes = run_helm(
+        "install",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--dry-run=client",
+        "-f",
+        str(values_file("local-run")),
+    ).stdout.split("NOTES:", 1)[1]
     commands = []
     for line in notes.splitlines():
         if f"exec deploy/{worker_deployment} -- " in line and "<" not in line:
@@ -407,8 +446,9 @@ def notes_commands(worker_deployment: str) -> list[list[str]]:
     return commands
 
 
-def test_notes_operator_commands_run_in_the_worker_environment(manifest: Rendered, test_redis: redis.Redis,
-                                                               tmp_path: Path) -> None:
+def test_notes_operator_commands_run_in_the_worker_environment(
+    manifest: Rendered, test_redis: redis.Redis, tmp_path: Path
+) -> None:
     worker = workload_of(manifest, "worker")
     [container] = containers(worker)
     local = localize(manifest, worker, container, tmp_path)
@@ -416,6 +456,9 @@ def test_notes_operator_commands_run_in_the_worker_environment(manifest: Rendere
     assert any(c[:2] == ["mp-webhooks", "retry"] for c in commands), commands
     for command in commands:
         argv = [venv_bin(command[0]), *command[1:]]
-        result = subprocess.run(argv, env=local.env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                                stdin=subprocess.DEVNULL)
-        assert result.returncode == 0, f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        result = subprocess.run(
+            argv, env=local.env, cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
+        assert result.returncode == 0, (
+            f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
@@ -83,7 +82,9 @@ def _check_kubectl(words: list[str], chart: Rendered) -> None:
         assert words[3] == RELEASE
     elif verb == "create" and words[2] == "secret":
         keys = {w.split("=", 2)[1] for w in words if w.startswith("--from-literal=")}
-        referenced = set(re.findall(r"name: (\w+)\n\s+valueFrom:\n\s+secretKeyRef:\n\s+name: " + re.escape(words[4]), chart.text))
+        referenced = set(
+            re.findall(r"name: (\w+)\n\s+valueFrom:\n\s+secretKeyRef:\n\s+name: " + re.escape(words[4]), chart.text)
+        )
         assert keys == referenced, f"the Secret's keys {keys} are not what the chart reads from it {referenced}"
     elif verb == "create" and words[2] == "job":
         assert words[3].removeprefix("--from=cronjob/") in _names(chart, "CronJob")

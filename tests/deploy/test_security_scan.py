@@ -20,14 +20,21 @@ CONFIG = ROOT / ".checkov.yaml"
 # (check id, scenario file) -> why the finding is expected there.
 EXPECTED = {
     ("CKV_K8S_22", "dev.yaml"): "the dev scenario (dev.reload) makes the receiver's, worker's and scheduler's "
-                                "root filesystem writable: skaffold's file sync writes the changed sources into it",
+    "root filesystem writable: skaffold's file sync writes the changed sources into it",
 }
 
 
 def checkov(*args: str) -> list[dict[str, Any]]:
     """Run checkov with the repository's config; its JSON reports (one per framework)."""
-    command = [tool("checkov", "scripts/tools/install-checkov"), "--config-file", str(CONFIG),
-               "--output", "json", "--skip-download", *args]
+    command = [
+        tool("checkov", "scripts/tools/install-checkov"),
+        "--config-file",
+        str(CONFIG),
+        "--output",
+        "json",
+        "--skip-download",
+        *args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode in (0, 1), f"checkov failed to run:\n{result.stderr[-3000:]}"
     reports: list[dict[str, Any]] = []
@@ -73,19 +80,28 @@ def test_kubernetes_manifests_have_no_unexplained_findings(render: Any, tmp_path
     unexpected = [f for f in failed if (f["check_id"], Path(f["file_path"]).name) not in EXPECTED]
     assert not unexpected, "checkov findings:\n" + describe(unexpected)
     expected_seen = {(f["check_id"], Path(f["file_path"]).name) for f in failed}
-    assert expected_seen == set(EXPECTED), f"EXPECTED lists findings that no longer occur: {set(EXPECTED) - expected_seen}"
+    assert expected_seen == set(EXPECTED), (
+        f"EXPECTED lists findings that no longer occur: {set(EXPECTED) - expected_seen}"
+    )
     for suppression in skipped:
         comment = suppression.get("check_result", {}).get("suppress_comment") or suppression.get("suppress_comment")
         # checkov fills in "No comment provided" for an annotation without "=<reason>".
-        assert (comment or "").strip() not in ("", "No comment provided"), \
+        assert (comment or "").strip() not in ("", "No comment provided"), (
             "a checkov.io/skip annotation without a reason:\n" + describe([suppression])
+        )
 
 
 def test_dockerfiles_have_no_findings() -> None:
-    failed, skipped, passed = findings(checkov(
-        "--framework", "dockerfile",
-        "--file", str(ROOT / "services" / "receiver" / "Dockerfile"),
-        "--file", str(ROOT / "services" / "worker" / "Dockerfile")))
+    failed, skipped, passed = findings(
+        checkov(
+            "--framework",
+            "dockerfile",
+            "--file",
+            str(ROOT / "services" / "receiver" / "Dockerfile"),
+            "--file",
+            str(ROOT / "services" / "worker" / "Dockerfile"),
+        )
+    )
     assert passed > 20
     assert not failed, "checkov findings:\n" + describe(failed)
     assert not skipped, "Dockerfile checks are suppressed:\n" + describe(skipped)

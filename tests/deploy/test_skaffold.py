@@ -24,34 +24,113 @@ SKAFFOLD = ROOT / "skaffold.yaml"
 # Known keys of the skaffold/v4beta14 objects skaffold.yaml uses (from the schema; "*"
 # marks a free-form map), and which of them the schema requires.
 KNOWN: dict[str, set[str]] = {
-    "config": {"apiVersion", "kind", "metadata", "build", "manifests", "deploy", "portForward", "profiles",
-               "requires", "test", "verify", "customActions", "resourceSelector"},
+    "config": {
+        "apiVersion",
+        "kind",
+        "metadata",
+        "build",
+        "manifests",
+        "deploy",
+        "portForward",
+        "profiles",
+        "requires",
+        "test",
+        "verify",
+        "customActions",
+        "resourceSelector",
+    },
     "metadata": {"name", "labels", "annotations"},
-    "build": {"artifacts", "tagPolicy", "local", "insecureRegistries", "platforms", "hooks", "googleCloudBuild",
-              "cluster"},
+    "build": {
+        "artifacts",
+        "tagPolicy",
+        "local",
+        "insecureRegistries",
+        "platforms",
+        "hooks",
+        "googleCloudBuild",
+        "cluster",
+    },
     "artifact": {"image", "context", "docker", "sync", "hooks", "platforms", "requires", "runtimeType"},
-    "docker": {"dockerfile", "target", "buildArgs", "cacheFrom", "cliFlags", "network", "noCache", "pullParent",
-               "secrets", "squash", "ssh", "addHost"},
+    "docker": {
+        "dockerfile",
+        "target",
+        "buildArgs",
+        "cacheFrom",
+        "cliFlags",
+        "network",
+        "noCache",
+        "pullParent",
+        "secrets",
+        "squash",
+        "ssh",
+        "addHost",
+    },
     "sync": {"manual", "infer", "auto", "hooks"},
     "syncRule": {"src", "dest", "strip"},
     "tagPolicy": {"gitCommit", "sha256", "envTemplate", "dateTime", "customTemplate", "inputDigest"},
     "local": {"push", "useBuildkit", "useDockerCLI", "concurrency", "tryImportMissing"},
-    "manifests": {"rawYaml", "helm", "kustomize", "kpt", "hooks", "output", "remoteManifests", "transform",
-                  "validate"},
-    "deploy": {"helm", "kubectl", "kpt", "docker", "cloudrun", "kubeContext", "logs", "statusCheck",
-               "statusCheckDeadlineSeconds", "tolerateFailuresUntilDeadline"},
+    "manifests": {"rawYaml", "helm", "kustomize", "kpt", "hooks", "output", "remoteManifests", "transform", "validate"},
+    "deploy": {
+        "helm",
+        "kubectl",
+        "kpt",
+        "docker",
+        "cloudrun",
+        "kubeContext",
+        "logs",
+        "statusCheck",
+        "statusCheckDeadlineSeconds",
+        "tolerateFailuresUntilDeadline",
+    },
     "kubectl": {"defaultNamespace", "flags", "hooks", "remoteManifests"},
     "helm": {"releases", "flags", "hooks", "concurrency"},
-    "release": {"name", "chartPath", "remoteChart", "namespace", "createNamespace", "valuesFiles", "setValues",
-                "setValueTemplates", "setFiles", "version", "wait", "recreatePods", "skipBuildDependencies",
-                "skipTests", "upgradeOnChange", "useHelmSecrets", "repo", "overrides", "packaged", "dependsOn"},
+    "release": {
+        "name",
+        "chartPath",
+        "remoteChart",
+        "namespace",
+        "createNamespace",
+        "valuesFiles",
+        "setValues",
+        "setValueTemplates",
+        "setFiles",
+        "version",
+        "wait",
+        "recreatePods",
+        "skipBuildDependencies",
+        "skipTests",
+        "upgradeOnChange",
+        "useHelmSecrets",
+        "repo",
+        "overrides",
+        "packaged",
+        "dependsOn",
+    },
     "portForward": {"resourceType", "resourceName", "namespace", "port", "localPort", "address"},
-    "profile": {"name", "activation", "build", "manifests", "deploy", "portForward", "patches",
-                "requiresAllActivations", "test", "verify", "customActions", "resourceSelector"},
+    "profile": {
+        "name",
+        "activation",
+        "build",
+        "manifests",
+        "deploy",
+        "portForward",
+        "patches",
+        "requiresAllActivations",
+        "test",
+        "verify",
+        "customActions",
+        "resourceSelector",
+    },
     "activation": {"command", "env", "kubeContext"},
 }
-REQUIRED = {"config": {"apiVersion", "kind"}, "artifact": {"image"}, "syncRule": {"src", "dest"},
-            "release": {"name"}, "profile": {"name"}, "helm": {"releases"}}
+REQUIRED = {
+    "config": {"apiVersion", "kind"},
+    "artifact": {"image"},
+    "syncRule": {"src", "dest"},
+    "release": {"name"},
+    "profile": {"name"},
+    "helm": {"releases"},
+}
 
 
 def check(kind: str, obj: Any, where: str) -> None:
@@ -98,8 +177,11 @@ def dev_set_values(env: dict[str, str] | None = None) -> dict[str, str]:
     """What `skaffold dev` hands helm with --set, for this environment (images: the
     artifact names with tag `dev`)."""
     dev = dev_profile()
-    images = {f"IMAGE_{part}_{re.sub(r'[^A-Za-z0-9]', '_', a['image'])}": a["image"] if part == "REPO" else "dev"
-              for a in dev["build"]["artifacts"] for part in ("REPO", "TAG")}
+    images = {
+        f"IMAGE_{part}_{re.sub(r'[^A-Za-z0-9]', '_', a['image'])}": a["image"] if part == "REPO" else "dev"
+        for a in dev["build"]["artifacts"]
+        for part in ("REPO", "TAG")
+    }
     [release] = dev["deploy"]["helm"]["releases"]
     return {key: expand(value, {**images, **(env or {})}) for key, value in release["setValueTemplates"].items()}
 
@@ -186,7 +268,9 @@ def test_both_images_are_built_from_existing_dockerfiles(config: dict[str, Any])
             assert dockerfile.exists(), f"{where}: {dockerfile}"
             target = artifact["docker"].get("target")
             if target:
-                assert re.search(rf"^FROM .+ AS {target}$", dockerfile.read_text(), re.M), f"{dockerfile}: no stage {target}"
+                assert re.search(rf"^FROM .+ AS {target}$", dockerfile.read_text(), re.M), (
+                    f"{dockerfile}: no stage {target}"
+                )
 
 
 def test_file_sync_lands_where_the_dev_image_imports_from(config: dict[str, Any]) -> None:
@@ -238,11 +322,13 @@ def test_helm_releases_point_at_the_chart_and_real_values(config: dict[str, Any]
 def test_port_forwards_target_rendered_services(config: dict[str, Any]) -> None:
     [dev] = [p for p in config["profiles"] if p["name"] == "dev"]
     [release] = dev["deploy"]["helm"]["releases"]
-    chart = template("-f", str(ROOT / release["valuesFiles"][0]), release=release["name"],
-                     namespace=release["namespace"])
+    chart = template(
+        "-f", str(ROOT / release["valuesFiles"][0]), release=release["name"], namespace=release["namespace"]
+    )
     raw = [o for path in dev["manifests"]["rawYaml"] for o in yaml.safe_load_all((ROOT / path).read_text()) if o]
-    services = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in chart.objects + raw
-                if o["kind"] == "Service"}
+    services = {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): o for o in chart.objects + raw if o["kind"] == "Service"
+    }
     forwarded = {f["resourceName"] for f in dev["portForward"]}
     assert {"mp-webhooks-receiver", "sandbox", "grafana"} <= forwarded
     for forward in dev["portForward"]:
@@ -259,8 +345,12 @@ def test_raw_manifests_and_hook_files_exist(config: dict[str, Any]) -> None:
     hook = " ".join(dev["deploy"]["kubectl"]["hooks"]["before"][0]["host"]["command"])
     for path in re.findall(r"=(k8s/\S+)", hook):
         assert (ROOT / path).exists(), path
-    namespaces = {o["metadata"]["name"] for path in dev["manifests"]["rawYaml"]
-                  for o in yaml.safe_load_all((ROOT / path).read_text()) if o and o["kind"] == "Namespace"}
+    namespaces = {
+        o["metadata"]["name"]
+        for path in dev["manifests"]["rawYaml"]
+        for o in yaml.safe_load_all((ROOT / path).read_text())
+        if o and o["kind"] == "Namespace"
+    }
     assert namespaces == {dev["deploy"]["helm"]["releases"][0]["namespace"]}
 
 
@@ -315,17 +405,25 @@ def test_exported_credentials_switch_each_upstream_to_the_real_api() -> None:
     sandbox = sandbox_env()
     both = dev_set_values({"MP_ACCESS_TOKEN": "TEST-123", "GHL_API_TOKEN": "pit-456", "GHL_LOCATION_ID": "loc-789"})
     assert (both["config.mpApiBaseUrl"], both["secrets.mpAccessToken"]) == (real_mp, "TEST-123")
-    assert (both["config.ghlApiBaseUrl"], both["secrets.ghlApiToken"], both["config.ghlLocationId"]) == \
-        (real_ghl, "pit-456", "loc-789")
+    assert (both["config.ghlApiBaseUrl"], both["secrets.ghlApiToken"], both["config.ghlLocationId"]) == (
+        real_ghl,
+        "pit-456",
+        "loc-789",
+    )
     # One upstream real, the other still the sandbox with the sandbox's credentials (a
     # location id without a GoHighLevel token does not leak into the sandbox calls).
     mp_only = dev_set_values({"MP_ACCESS_TOKEN": "TEST-123", "GHL_LOCATION_ID": "loc-789"})
     assert (mp_only["config.mpApiBaseUrl"], mp_only["secrets.mpAccessToken"]) == (real_mp, "TEST-123")
-    assert (mp_only["config.ghlApiBaseUrl"], mp_only["secrets.ghlApiToken"], mp_only["config.ghlLocationId"]) == \
-        (f"{sandbox_url()}/ghl", sandbox["GHL_API_TOKEN"], sandbox["GHL_LOCATION_ID"])
+    assert (mp_only["config.ghlApiBaseUrl"], mp_only["secrets.ghlApiToken"], mp_only["config.ghlLocationId"]) == (
+        f"{sandbox_url()}/ghl",
+        sandbox["GHL_API_TOKEN"],
+        sandbox["GHL_LOCATION_ID"],
+    )
     ghl_only = dev_set_values({"GHL_API_TOKEN": "pit-456", "GHL_LOCATION_ID": "loc-789"})
-    assert (ghl_only["config.mpApiBaseUrl"], ghl_only["secrets.mpAccessToken"]) == \
-        (f"{sandbox_url()}/mp", sandbox["MP_ACCESS_TOKEN"])
+    assert (ghl_only["config.mpApiBaseUrl"], ghl_only["secrets.mpAccessToken"]) == (
+        f"{sandbox_url()}/mp",
+        sandbox["MP_ACCESS_TOKEN"],
+    )
     assert (ghl_only["config.ghlApiBaseUrl"], ghl_only["config.ghlLocationId"]) == (real_ghl, "loc-789")
 
 
@@ -335,26 +433,38 @@ def test_dev_release_hands_the_sandbox_settings_to_worker_and_reconciler() -> No
     data, sandbox = configmap["data"], sandbox_env()
     assert data["MP_API_BASE_URL"] == f"{sandbox_url()}/mp"
     assert data["GHL_API_BASE_URL"] == f"{sandbox_url()}/ghl"
-    assert (data["GHL_LOCATION_ID"], data["GHL_API_VERSION"]) == \
-        (sandbox["GHL_LOCATION_ID"], sandbox["GHL_API_VERSION"])
+    assert (data["GHL_LOCATION_ID"], data["GHL_API_VERSION"]) == (
+        sandbox["GHL_LOCATION_ID"],
+        sandbox["GHL_API_VERSION"],
+    )
     [secret] = rendered.of_kind("Secret")
     tokens = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert (tokens["MP_ACCESS_TOKEN"], tokens["GHL_API_TOKEN"]) == \
-        (sandbox["MP_ACCESS_TOKEN"], sandbox["GHL_API_TOKEN"])
-    for kind, component, keys in (("Deployment", "worker", {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"}),
-                                  ("CronJob", "reconciler", {"MP_ACCESS_TOKEN"})):
+    assert (tokens["MP_ACCESS_TOKEN"], tokens["GHL_API_TOKEN"]) == (
+        sandbox["MP_ACCESS_TOKEN"],
+        sandbox["GHL_API_TOKEN"],
+    )
+    for kind, component, keys in (
+        ("Deployment", "worker", {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"}),
+        ("CronJob", "reconciler", {"MP_ACCESS_TOKEN"}),
+    ):
         workload = rendered.component(kind, component)
         spec = workload["spec"].get("jobTemplate", workload)["spec"]["template"]["spec"]
         [container] = spec["containers"]
         assert {"configMapRef": {"name": configmap["metadata"]["name"]}} in container["envFrom"], component
-        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]
-                if "secretKeyRef" in e.get("valueFrom", {})}
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
         assert keys <= set(refs) and {refs[k] for k in keys} == {secret["metadata"]["name"]}, component
 
 
 def test_dockerignore_keeps_the_context_to_the_package() -> None:
-    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert lines[0] == "*", "ignore everything, then allow what the images need"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "services"}

@@ -166,16 +166,16 @@ class MiniPushgateway:
                         gateway.groups.setdefault(key, {}).update(families)
                 self._reply(200, b"")
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 self._push("PUT")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._push("POST")
 
-            def do_DELETE(self) -> None:  # noqa: N802
+            def do_DELETE(self) -> None:
                 self._push("DELETE")
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if urllib.parse.urlsplit(self.path).path != "/metrics":
                     self._reply(404, b"not found\n")
                     return
@@ -377,8 +377,16 @@ _FONT_ROWS = {
 FONT = {char: [row for row in rows.split()] for char, rows in _FONT_ROWS.items()}
 
 PALETTE = [
-    (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    (31, 119, 180),
+    (214, 39, 40),
+    (44, 160, 44),
+    (255, 127, 14),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
 ]
 
 
@@ -422,7 +430,13 @@ class Canvas:
             for row, bits in enumerate(glyph):
                 for col, bit in enumerate(bits):
                     if bit == "#":
-                        self.rect(x + col * scale, y + row * scale, x + (col + 1) * scale - 1, y + (row + 1) * scale - 1, color)
+                        self.rect(
+                            x + col * scale,
+                            y + row * scale,
+                            x + (col + 1) * scale - 1,
+                            y + (row + 1) * scale - 1,
+                            color,
+                        )
             x += 6 * scale
         return x
 
@@ -441,7 +455,9 @@ def write_png(path: Path, canvas: Canvas) -> None:
     raw = b"".join(b"\x00" + bytes(canvas.pixels[y * stride : (y + 1) * stride]) for y in range(canvas.height))
     header = struct.pack(">IIBBBBB", canvas.width, canvas.height, 8, 2, 0, 0, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    )
 
 
 def _nice_step(span: float, ticks: int = 5) -> float:
@@ -572,7 +588,8 @@ def read_png_header(path: Path) -> tuple[int, int]:
     width, height = size
     idat = b"".join(
         data[o + 8 : o + 8 + struct.unpack(">I", data[o : o + 4])[0]]
-        for o in _chunk_offsets(data) if data[o + 4 : o + 8] == b"IDAT"
+        for o in _chunk_offsets(data)
+        if data[o + 4 : o + 8] == b"IDAT"
     )
     assert len(zlib.decompress(idat)) == height * (1 + 3 * width), f"{path}: image data does not match its header"
     return width, height

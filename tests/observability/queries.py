@@ -33,8 +33,11 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 def substitute(expr: str, variables: dict[str, str]) -> str:
     """Replace $name and ${name} (longest names first, so $__range is not $__r...)."""
     for name in sorted(variables, key=len, reverse=True):
-        expr = re.sub(r"\$\{" + re.escape(name) + r"\}|\$" + re.escape(name) + r"(?![A-Za-z0-9_])",
-                      lambda _match, value=variables[name]: value, expr)
+        expr = re.sub(
+            r"\$\{" + re.escape(name) + r"\}|\$" + re.escape(name) + r"(?![A-Za-z0-9_])",
+            lambda _match, value=variables[name]: value,
+            expr,
+        )
     return expr
 
 
@@ -68,9 +71,4 @@ def dashboard_queries(
 def alert_expressions(rules_file: Path = PLAIN_RULES) -> list[tuple[str, str]]:
     """(alert name, expr) for every alerting rule of a Prometheus rules file."""
     document = yaml.safe_load(rules_file.read_text())
-    return [
-        (rule["alert"], rule["expr"])
-        for group in document["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
-    ]
+    return [(rule["alert"], rule["expr"]) for group in document["groups"] for rule in group["rules"] if "alert" in rule]

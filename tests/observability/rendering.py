@@ -30,8 +30,9 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
 }
 
 
-def render_rules(tmp_path: Path, values: dict[str, Any] | None = None, release: str = "mp-webhooks",
-                 name: str = "rules.yml") -> Path:
+def render_rules(
+    tmp_path: Path, values: dict[str, Any] | None = None, release: str = "mp-webhooks", name: str = "rules.yml"
+) -> Path:
     """Render the chart's rules template into tmp_path/name and return that path."""
     output = tmp_path / name
     command = [sys.executable, str(RENDER_RULES), "--release", release, "--output", str(output)]

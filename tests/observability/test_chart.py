@@ -20,8 +20,7 @@ from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, run
 def helm_template(release: str, tmp_path: Path, values: dict[str, Any], show_only: str) -> list[dict]:
     values_file = tmp_path / "helm-values.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    result = run([tool("helm"), "template", release, str(CHART), "-f", str(values_file),
-                  "--show-only", show_only])
+    result = run([tool("helm"), "template", release, str(CHART), "-f", str(values_file), "--show-only", show_only])
     assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 

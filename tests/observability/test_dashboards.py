@@ -95,10 +95,17 @@ def test_queries_use_only_contract_metric_names() -> None:
 def test_overview_shows_what_the_issue_asks_for() -> None:
     used = set().union(*(metric_names(expr) for _, expr in dashboard_queries()))
     for metric in (
-        "mpwh_webhooks_received_total", "mpwh_receive_duration_seconds_bucket", "mpwh_events_processed_total",
-        "mpwh_events", "mpwh_queue_depth", "mpwh_oldest_pending_age_seconds", "mpwh_scheduled_retries",
-        "mpwh_upstream_requests_total", "mpwh_upstream_request_duration_seconds_bucket",
-        "mpwh_ghl_rate_limit_waits_total", "mpwh_reconciler_recovered_total",
+        "mpwh_webhooks_received_total",
+        "mpwh_receive_duration_seconds_bucket",
+        "mpwh_events_processed_total",
+        "mpwh_events",
+        "mpwh_queue_depth",
+        "mpwh_oldest_pending_age_seconds",
+        "mpwh_scheduled_retries",
+        "mpwh_upstream_requests_total",
+        "mpwh_upstream_request_duration_seconds_bucket",
+        "mpwh_ghl_rate_limit_waits_total",
+        "mpwh_reconciler_recovered_total",
     ):
         assert metric in used, f"no panel shows {metric}"
     exprs = [expr for _, expr in dashboard_queries()]

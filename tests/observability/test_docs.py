@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from tests.observability.paths import OBSERVABILITY_DOC
-from tests.observability.rendering import render_rules
 from tests.observability.queries import alert_expressions
+from tests.observability.rendering import render_rules
 
 
 def github_anchor(heading: str) -> str:

@@ -167,8 +167,13 @@ class Traffic:
         ts = str(int(time.time()))
         signature = sign(TEST_SECRET, payment_id, request_id, ts) if valid else f"ts={ts},v1={'0' * 64}"
         body = {
-            "id": notification_id, "type": "payment", "action": "payment.updated", "live_mode": False,
-            "date_created": "2024-05-01T12:00:00Z", "user_id": 1234, "data": {"id": payment_id},
+            "id": notification_id,
+            "type": "payment",
+            "action": "payment.updated",
+            "live_mode": False,
+            "date_created": "2024-05-01T12:00:00Z",
+            "user_id": 1234,
+            "data": {"id": payment_id},
         }
         return self.client.post(
             f"/webhooks/mp?data.id={payment_id}&type=payment",
@@ -187,7 +192,11 @@ class Traffic:
 
     def settled(self, events: int) -> bool:
         by_status = self.stats()["by_status"]
-        return sum(by_status.values()) == events and by_status.get("pending", 0) == 0 and by_status.get("processing", 0) == 0
+        return (
+            sum(by_status.values()) == events
+            and by_status.get("pending", 0) == 0
+            and by_status.get("processing", 0) == 0
+        )
 
 
 def _reconcile(env: dict[str, str], log_dir: Path, name: str) -> None:
@@ -217,11 +226,24 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
         ports = {"receiver": free_port(), "worker": free_port(), "scheduler": free_port()}
         processes = [
-            Process("receiver", component_command("receiver", "--host", "127.0.0.1", "--port", str(ports["receiver"])),
-                    process_env(env), workdir),
-            Process("worker", component_command("worker"), process_env({**env, "METRICS_PORT": str(ports["worker"])}), workdir),
-            Process("scheduler", component_command("scheduler"),
-                    process_env({**env, "METRICS_PORT": str(ports["scheduler"])}), workdir),
+            Process(
+                "receiver",
+                component_command("receiver", "--host", "127.0.0.1", "--port", str(ports["receiver"])),
+                process_env(env),
+                workdir,
+            ),
+            Process(
+                "worker",
+                component_command("worker"),
+                process_env({**env, "METRICS_PORT": str(ports["worker"])}),
+                workdir,
+            ),
+            Process(
+                "scheduler",
+                component_command("scheduler"),
+                process_env({**env, "METRICS_PORT": str(ports["scheduler"])}),
+                workdir,
+            ),
         ]
         for process in processes:
             cleanup.callback(process.stop)
@@ -235,7 +257,9 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         jobs["pushgateway"] = {"target": f"127.0.0.1:{pushgateway.port}", "honor_labels": True}
         prometheus = Prometheus(workdir, free_port(), jobs, [PLAIN_RULES])
         cleanup.callback(prometheus.stop)
-        stack = LiveStack(prometheus, state, f"http://127.0.0.1:{ports['receiver']}", processes, pushgateway, time.time())
+        stack = LiveStack(
+            prometheus, state, f"http://127.0.0.1:{ports['receiver']}", processes, pushgateway, time.time()
+        )
 
         for component, port in ports.items():
             try:
@@ -245,8 +269,15 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         prometheus.start()
         processes.append(prometheus.process)
         stack.started_at = prometheus.started_at
-        _wait(lambda: all(t["health"] == "up" for t in prometheus.api("targets")["data"]["activeTargets"])
-              and len(prometheus.api("targets")["data"]["activeTargets"]) == len(jobs), 30, "every target up", stack)
+        _wait(
+            lambda: (
+                all(t["health"] == "up" for t in prometheus.api("targets")["data"]["activeTargets"])
+                and len(prometheus.api("targets")["data"]["activeTargets"]) == len(jobs)
+            ),
+            30,
+            "every target up",
+            stack,
+        )
 
         # Before the reconciler ever pushed, "never reported a success" must show.
         absent_expr = dict(alert_expressions())["MpwhReconcilerAbsent"]
@@ -263,9 +294,19 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         for index, payment_id in enumerate(HEALTHY_IDS):
             traffic.expect(traffic.notify(payment_id, 500_000 + index), 200, "received")
         _wait(lambda: traffic.settled(len(HEALTHY_IDS)), 30, "the healthy events to settle", stack)
-        _wait(lambda: _prometheus_sees(prometheus, f'sum(mpwh_events_processed_total{{job="{WORKER_JOB}"}})', len(HEALTHY_IDS))
-              and _prometheus_sees(prometheus, 'sum(mpwh_upstream_requests_total{upstream="highlevel", code="429"})', 1),
-              20, "Prometheus to scrape the healthy attempts", stack)
+        _wait(
+            lambda: (
+                _prometheus_sees(
+                    prometheus, f'sum(mpwh_events_processed_total{{job="{WORKER_JOB}"}})', len(HEALTHY_IDS)
+                )
+                and _prometheus_sees(
+                    prometheus, 'sum(mpwh_upstream_requests_total{upstream="highlevel", code="429"})', 1
+                )
+            ),
+            20,
+            "Prometheus to scrape the healthy attempts",
+            stack,
+        )
         time.sleep(2)  # a couple of evaluations with only successes in the window
         stack.healthy_settled_at = time.time()
 
@@ -284,9 +325,15 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         first_unknown = UNKNOWN_IDS[: len(UNKNOWN_IDS) // 2]
         for index, payment_id in enumerate(first_unknown):
             traffic.expect(traffic.notify(payment_id, 700_000 + index), 200, "received")
-        _wait(lambda: _prometheus_sees(prometheus, 'sum(mpwh_upstream_requests_total{upstream="mercadopago", code="404"})',
-                                       len(first_unknown)), 20, "Prometheus to scrape the first 404s", stack)
-        for index, payment_id in enumerate(UNKNOWN_IDS[len(first_unknown):], start=len(first_unknown)):
+        _wait(
+            lambda: _prometheus_sees(
+                prometheus, 'sum(mpwh_upstream_requests_total{upstream="mercadopago", code="404"})', len(first_unknown)
+            ),
+            20,
+            "Prometheus to scrape the first 404s",
+            stack,
+        )
+        for index, payment_id in enumerate(UNKNOWN_IDS[len(first_unknown) :], start=len(first_unknown)):
             traffic.expect(traffic.notify(payment_id, 700_000 + index), 200, "received")
         for index, payment_id in enumerate(HEALTHY_IDS[:DUPLICATES]):
             answer = traffic.notify(payment_id, 500_000 + index)
@@ -294,11 +341,18 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
             assert answer.json()["status"] == "already_received"
         for index in range(INVALID_SIGNATURES):
             traffic.expect(traffic.notify(HEALTHY_IDS[0], 800_000 + index, valid=False), 401, "invalid_signature")
-        traffic.expect(traffic.client.post("/webhooks/mp", content=b"{not json", headers={"content-type": "application/json"}),
-                       400, "bad_request")
+        traffic.expect(
+            traffic.client.post("/webhooks/mp", content=b"{not json", headers={"content-type": "application/json"}),
+            400,
+            "bad_request",
+        )
         traffic.expect(traffic.client.post("/webhooks/mp", content=b"x" * 70_000), 413, "too_large")
-        _wait(lambda: traffic.settled(len(HEALTHY_IDS) + len(RETRIED_IDS) + len(UNKNOWN_IDS)), 40,
-              "retries and failures to settle", stack)
+        _wait(
+            lambda: traffic.settled(len(HEALTHY_IDS) + len(RETRIED_IDS) + len(UNKNOWN_IDS)),
+            40,
+            "retries and failures to settle",
+            stack,
+        )
 
         # Payments whose notification never arrived: the reconciler's second pass finds
         # them in Mercado Pago's search and creates their events.
@@ -311,9 +365,19 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
         # Prometheus has scraped the final counts (and the second push).
         total = sum(EXPECTED_OUTCOMES.values())
-        _wait(lambda: _prometheus_sees(prometheus, f'sum(mpwh_events_processed_total{{job="{WORKER_JOB}"}})', total)
-              and _prometheus_sees(prometheus, 'sum(mpwh_reconciler_recovered_total{job="mpwh-reconciler", reason="missed_notification"})',
-                                   len(MISSED_IDS)), 20, "Prometheus to scrape the final counts", stack)
+        _wait(
+            lambda: (
+                _prometheus_sees(prometheus, f'sum(mpwh_events_processed_total{{job="{WORKER_JOB}"}})', total)
+                and _prometheus_sees(
+                    prometheus,
+                    'sum(mpwh_reconciler_recovered_total{job="mpwh-reconciler", reason="missed_notification"})',
+                    len(MISSED_IDS),
+                )
+            ),
+            20,
+            "Prometheus to scrape the final counts",
+            stack,
+        )
         time.sleep(3)  # a few more scrapes and rule evaluations after the last change
         yield stack
 
@@ -341,7 +405,9 @@ def _range(live: LiveStack, expr: str) -> dict[str, Any]:
 
 
 def _describe(result: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{_labels(s)} peak={max(_finite_values(s), default=float('nan')):.3g}" for s in result) or "(empty)"
+    return (
+        "; ".join(f"{_labels(s)} peak={max(_finite_values(s), default=float('nan')):.3g}" for s in result) or "(empty)"
+    )
 
 
 # -------------------------------------------------------------------------------- tests
@@ -365,7 +431,9 @@ def test_prometheus_scrapes_every_component_and_loads_the_rules(live: LiveStack)
     rules = [rule for group in groups for rule in group["rules"]]
     unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert not unhealthy, f"rules Prometheus could not evaluate: {unhealthy}"
-    assert sorted(r["name"] for r in rules if r["type"] == "alerting") == sorted(name for name, _ in alert_expressions())
+    assert sorted(r["name"] for r in rules if r["type"] == "alerting") == sorted(
+        name for name, _ in alert_expressions()
+    )
 
 
 def test_every_dashboard_query_parses_and_shows_its_series(live: LiveStack) -> None:
@@ -404,8 +472,13 @@ def test_every_dashboard_query_parses_and_shows_its_series(live: LiveStack) -> N
         assert peak("Notifications received by type and outcome", type="unknown", outcome=outcome) > 0, outcome
     for outcome in ("success", "retry", "failed"):
         assert peak("Processed outcomes", outcome=outcome) > 0, outcome
-    for upstream, code in (("mercadopago", "200"), ("mercadopago", "500"), ("mercadopago", "404"),
-                           ("highlevel", "200"), ("highlevel", "429")):
+    for upstream, code in (
+        ("mercadopago", "200"),
+        ("mercadopago", "500"),
+        ("mercadopago", "404"),
+        ("highlevel", "200"),
+        ("highlevel", "429"),
+    ):
         assert peak("Upstream requests by code", upstream=upstream, code=code) > 0, (upstream, code)
     assert peak("Upstream error rate", upstream="mercadopago") > 0
     assert peak("Retries") > 0
@@ -418,9 +491,7 @@ def test_every_dashboard_query_parses_and_shows_its_series(live: LiveStack) -> N
     assert failure_ratio > FAILURE_RATIO_THRESHOLD
 
     # Gauges end where the system ended.
-    final = {
-        _labels(s)["status"]: float(s["values"][-1][1]) for s in results[("Events by status", 0)]
-    }
+    final = {_labels(s)["status"]: float(s["values"][-1][1]) for s in results[("Events by status", 0)]}
     assert final["success"] == EXPECTED_OUTCOMES["success"] and final["failed"] == EXPECTED_OUTCOMES["failed"], final
     assert final["pending"] == 0 and final["processing"] == 0, final
     assert float(results[("Failed events (stored)", 0)][0]["values"][-1][1]) == EXPECTED_OUTCOMES["failed"]
@@ -473,13 +544,16 @@ def test_every_alert_expression_parses_and_fires_only_where_meant(live: LiveStac
 
 def test_failure_ratio_alert_crosses_its_threshold_when_failures_are_injected(live: LiveStack) -> None:
     expr = dict(alert_expressions())["MpwhFailureRatioHigh"]
-    ratio_panel = dict(dashboard_queries(release=RELEASE, namespace=".*", rate_interval=RATE_INTERVAL))["Failure ratio (alert at 5%)"]
+    ratio_panel = dict(dashboard_queries(release=RELEASE, namespace=".*", rate_interval=RATE_INTERVAL))[
+        "Failure ratio (alert at 5%)"
+    ]
 
     # Phase 1 (>= 10 successful attempts, no failure): ratio 0, the alert's expression is empty.
     before = live.prometheus.query(ratio_panel, at=live.healthy_settled_at)["data"]["result"]
     assert before and float(before[0]["value"][1]) == 0.0, before
-    attempts = live.prometheus.query(f'sum(increase(mpwh_events_processed_total{{job="{WORKER_JOB}"}}[10m]))',
-                                     at=live.healthy_settled_at)["data"]["result"]
+    attempts = live.prometheus.query(
+        f'sum(increase(mpwh_events_processed_total{{job="{WORKER_JOB}"}}[10m]))', at=live.healthy_settled_at
+    )["data"]["result"]
     assert float(attempts[0]["value"][1]) >= 10, attempts  # so the `and` did not hide anything
     assert live.prometheus.query(expr, at=live.healthy_settled_at)["data"]["result"] == []
 
@@ -504,7 +578,9 @@ def test_failure_ratio_alert_crosses_its_threshold_when_failures_are_injected(li
     alerts = {a["labels"]["alertname"]: a for a in live.prometheus.api("alerts")["data"]["alerts"]}
     assert alerts["MpwhFailureRatioHigh"]["state"] in ("pending", "firing"), alerts
     assert float(alerts["MpwhFailureRatioHigh"]["value"]) > FAILURE_RATIO_THRESHOLD
-    print(f"\nMpwhFailureRatioHigh: {value:.3f} (threshold {FAILURE_RATIO_THRESHOLD}, share of failed attempts {expected:.3f})")
+    print(
+        f"\nMpwhFailureRatioHigh: {value:.3f} (threshold {FAILURE_RATIO_THRESHOLD}, share of failed attempts {expected:.3f})"
+    )
 
 
 def test_a_dashboard_panel_is_drawn_for_a_person_to_look_at(live: LiveStack) -> None:
@@ -516,7 +592,11 @@ def test_a_dashboard_panel_is_drawn_for_a_person_to_look_at(live: LiveStack) -> 
         for target in panel.get("targets", [])
     ]
     (target,) = targets
-    (expr,) = [e for t, e in dashboard_queries(release=RELEASE, namespace=".*", rate_interval=RATE_INTERVAL) if t == PANEL_TO_RENDER]
+    (expr,) = [
+        e
+        for t, e in dashboard_queries(release=RELEASE, namespace=".*", rate_interval=RATE_INTERVAL)
+        if t == PANEL_TO_RENDER
+    ]
     answer = _range(live, expr)
     assert answer["status"] == "success", answer
     series = [

@@ -27,9 +27,16 @@ from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, run
 DEFAULT_RUNBOOK_BASE = "https://github.com/example/mp-webhooks/blob/main/README.md"
 # Every alert the chart can render (MpwhNoNotifications only when enabled).
 ALL_ALERTS = {
-    "MpwhFailureRatioHigh", "MpwhEventsFailed", "MpwhBacklogStale", "MpwhReceiverUnavailable",
-    "MpwhInvalidSignatures", "MpwhReconcilerStale", "MpwhReconcilerAbsent", "MpwhTargetDown",
-    "MpwhComponentDown", "MpwhNoNotifications",
+    "MpwhFailureRatioHigh",
+    "MpwhEventsFailed",
+    "MpwhBacklogStale",
+    "MpwhReceiverUnavailable",
+    "MpwhInvalidSignatures",
+    "MpwhReconcilerStale",
+    "MpwhReconcilerAbsent",
+    "MpwhTargetDown",
+    "MpwhComponentDown",
+    "MpwhNoNotifications",
 }
 
 
@@ -77,7 +84,7 @@ def test_promtool_accepts_the_template_rendered_with_non_default_values(tmp_path
     assert by_name["MpwhTargetDown"]["for"] == "10m"
     assert "[24h]" in by_name["MpwhNoNotifications"]["expr"]
     assert "offset 24h" in by_name["MpwhNoNotifications"]["expr"]
-    assert "mp-webhooks-worker\"" not in text.replace("shop-mp-webhooks-worker\"", "")
+    assert 'mp-webhooks-worker"' not in text.replace('shop-mp-webhooks-worker"', "")
     assert "https://git.example.org/payments/mp-webhooks/README.md#runbook-" in text
 
 

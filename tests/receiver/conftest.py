@@ -63,7 +63,9 @@ def signed_headers(
     return headers
 
 
-def webhook_body(data_id: str, *, webhook_id: str | int | None = None, event_type: str = "payment", **extra: Any) -> dict[str, Any]:
+def webhook_body(
+    data_id: str, *, webhook_id: str | int | None = None, event_type: str = "payment", **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": webhook_id if webhook_id is not None else unique("n"),
         "type": event_type,
@@ -119,7 +121,9 @@ class Receiver:
         all_headers = signed_headers(sign_id, secret=secret, request_id=request_id, ts=ts)
         all_headers.update(headers or {})
         content = json.dumps(body).encode() if body is not None else b""
-        return self.http.post("/webhooks/mp", params=params, content=content, headers={"content-type": "application/json", **all_headers})
+        return self.http.post(
+            "/webhooks/mp", params=params, content=content, headers={"content-type": "application/json", **all_headers}
+        )
 
     def post_ipn(self, resource_id: str, topic: str = "payment", **kwargs: Any) -> httpx.Response:
         return self.http.post("/webhooks/mp", params={"topic": topic, "id": resource_id}, **kwargs)

@@ -23,7 +23,10 @@ def test_concurrent_receives_share_pipelines_and_each_gets_its_answer(redis_url,
     async def go():
         client = Redis.from_url(redis_url)
         store = EventStore(client, settings)
-        events = [NewEvent(source="webhook", type="payment", resource_id=str(n % 60), webhook_id=f"w{n % 60}") for n in range(120)]
+        events = [
+            NewEvent(source="webhook", type="payment", resource_id=str(n % 60), webhook_id=f"w{n % 60}")
+            for n in range(120)
+        ]
         answers = await asyncio.gather(*(store.receive(e) for e in events))
         await client.aclose()
         return answers
@@ -82,8 +85,10 @@ def test_a_dead_redis_fails_every_caller_of_the_batch(private_redis, make_settin
         client = Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
         store = EventStore(client, settings)
         private_redis.stop()
-        results = await asyncio.gather(*(store.receive(NewEvent(source="ipn", type="payment", resource_id=str(n))) for n in range(5)),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(store.receive(NewEvent(source="ipn", type="payment", resource_id=str(n))) for n in range(5)),
+            return_exceptions=True,
+        )
         await client.aclose()
         return results
 

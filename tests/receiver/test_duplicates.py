@@ -122,7 +122,9 @@ def test_ipn_after_the_event_finished_makes_a_new_event(receiver: Receiver):
 def test_ipn_burst_for_one_resource_in_parallel_makes_one_event(receiver: Receiver):
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=receiver.url, timeout=30) as client:
-            return await asyncio.gather(*(client.post("/webhooks/mp", params={"topic": "payment", "id": "9300"}) for _ in range(20)))
+            return await asyncio.gather(
+                *(client.post("/webhooks/mp", params={"topic": "payment", "id": "9300"}) for _ in range(20))
+            )
 
     responses = asyncio.run(burst())
     assert [r.status_code for r in responses] == [200] * 20

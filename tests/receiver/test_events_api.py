@@ -23,7 +23,13 @@ def _iso(timestamp: float) -> str:
 
 def _seed(receiver: Receiver, now: float, event_type: str = "payment", resource_id: str | None = None) -> str:
     status, event_id = receiver.store.receive(
-        NewEvent(source="webhook", type=event_type, resource_id=resource_id or unique("r"), webhook_id=unique("w"), action=f"{event_type}.updated"),
+        NewEvent(
+            source="webhook",
+            type=event_type,
+            resource_id=resource_id or unique("r"),
+            webhook_id=unique("w"),
+            action=f"{event_type}.updated",
+        ),
         now=now,
     )
     assert status == "received"
@@ -38,7 +44,9 @@ def _claim(receiver: Receiver, event_id: str) -> int:
 
 def _finish(receiver: Receiver, event_id: str, outcome: str, error: str = "") -> str:
     attempt = _claim(receiver, event_id)
-    return receiver.store.finish(event_id, attempt, outcome, error=error, result={"done": outcome} if outcome == "success" else None)
+    return receiver.store.finish(
+        event_id, attempt, outcome, error=error, result={"done": outcome} if outcome == "success" else None
+    )
 
 
 def _all_pages(receiver: Receiver, **params) -> list[list[dict]]:
@@ -70,7 +78,9 @@ def test_without_api_token_the_api_is_disabled_with_a_clear_message(start_receiv
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "Basic dGVzdC1hcGktdG9rZW4=", "Bearer", "test-api-token"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-token", "Basic dGVzdC1hcGktdG9rZW4=", "Bearer", "test-api-token"]
+)
 def test_missing_or_wrong_token_is_401(receiver: Receiver, method: str, path: str, authorization: str | None):
     headers = {"Authorization": authorization} if authorization is not None else {}
     response = receiver.http.request(method, f"/api/webhook-events{path}", headers=headers)
@@ -106,8 +116,22 @@ def test_list_newest_first_with_default_page_size_and_cursor(receiver: Receiver)
 
     item = body["items"][0]
     assert set(item) >= {
-        "id", "webhook_id", "source", "type", "action", "resource_id", "live_mode", "status", "attempts",
-        "max_attempts", "next_retry_at", "received_at", "updated_at", "last_error", "duplicates", "payload",
+        "id",
+        "webhook_id",
+        "source",
+        "type",
+        "action",
+        "resource_id",
+        "live_mode",
+        "status",
+        "attempts",
+        "max_attempts",
+        "next_retry_at",
+        "received_at",
+        "updated_at",
+        "last_error",
+        "duplicates",
+        "payload",
     }
     assert item["received_at"] == _iso(BASE + 59)
     assert item["status"] == "pending"

@@ -21,7 +21,11 @@ def test_webhooks_format_json_body(receiver: Receiver):
     answer = response.json()
     assert answer["status"] == "received"
     stored = receiver.assert_stored_and_queued(
-        answer["event_id"], source="webhook", type="merchant_order", resource_id="2001", webhook_id="5551",
+        answer["event_id"],
+        source="webhook",
+        type="merchant_order",
+        resource_id="2001",
+        webhook_id="5551",
         action="merchant_order.updated",
     )
     assert stored["max_attempts"] == str(receiver.settings.max_attempts)
@@ -57,11 +61,14 @@ def test_legacy_ipn_needs_no_signature(receiver: Receiver):
 
 def test_legacy_ipn_resource_from_the_body_url(receiver: Receiver):
     response = receiver.http.post(
-        "/webhooks/mp", params={"topic": "merchant_order"},
+        "/webhooks/mp",
+        params={"topic": "merchant_order"},
         json={"resource": "https://api.mercadolibre.com/merchant_orders/4242", "topic": "merchant_order"},
     )
     assert response.status_code == 200, response.text
-    receiver.assert_stored_and_queued(response.json()["event_id"], source="ipn", type="merchant_order", resource_id="4242")
+    receiver.assert_stored_and_queued(
+        response.json()["event_id"], source="ipn", type="merchant_order", resource_id="4242"
+    )
 
 
 def test_ipn_refused_when_not_accepted(start_receiver):
@@ -137,7 +144,7 @@ def test_body_over_64_kib_without_content_length_is_413(receiver: Receiver):
 
     def chunks():
         for start in range(0, len(content), 8192):
-            yield content[start:start + 8192]
+            yield content[start : start + 8192]
 
     response = receiver.http.post("/webhooks/mp", content=chunks(), headers=signed_headers("6001"))
     assert response.request.headers.get("transfer-encoding") == "chunked"
@@ -148,7 +155,9 @@ def test_body_over_64_kib_without_content_length_is_413(receiver: Receiver):
 
 def test_small_chunked_body_is_accepted(receiver: Receiver):
     content = _padded_body(1000)
-    response = receiver.http.post("/webhooks/mp", content=iter([content[:500], content[500:]]), headers=signed_headers("6001"))
+    response = receiver.http.post(
+        "/webhooks/mp", content=iter([content[:500], content[500:]]), headers=signed_headers("6001")
+    )
     assert response.request.headers.get("transfer-encoding") == "chunked"
     assert response.status_code == 200, response.text
     receiver.assert_stored_and_queued(response.json()["event_id"])
@@ -167,7 +176,12 @@ def _raw_exchange(url: str, request: bytes) -> bytes:
             data += chunk
         head, _, rest = data.partition(b"\r\n\r\n")
         length = next(
-            (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
         )
         while len(rest) < length:
             chunk = sock.recv(65536)

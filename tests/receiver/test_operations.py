@@ -121,7 +121,9 @@ def test_openapi_documents_every_endpoint(receiver: Receiver):
     for router in (webhooks.router, events_api.router, health.router):
         for route in router.routes:
             assert isinstance(route, APIRoute)
-            assert {m.lower() for m in route.methods} <= documented.get(route.path, set()), f"{route.path} is not documented"
+            assert {m.lower() for m in route.methods} <= documented.get(route.path, set()), (
+                f"{route.path} is not documented"
+            )
     for path, operations in paths.items():
         for operation in operations.values():
             assert operation.get("summary"), f"{path} has no summary"
@@ -132,7 +134,14 @@ def test_openapi_documents_every_endpoint(receiver: Receiver):
         assert webhook["responses"][code]["description"]
     assert "application/json" in webhook["requestBody"]["content"]
     parameters = {(p["in"], p["name"]) for p in webhook["parameters"]}
-    assert {("query", "data.id"), ("query", "type"), ("query", "topic"), ("query", "id"), ("header", "x-signature"), ("header", "x-request-id")} <= parameters
+    assert {
+        ("query", "data.id"),
+        ("query", "type"),
+        ("query", "topic"),
+        ("query", "id"),
+        ("header", "x-signature"),
+        ("header", "x-request-id"),
+    } <= parameters
 
     listing = paths["/api/webhook-events"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"status", "type", "since", "until", "limit", "cursor"}
@@ -175,7 +184,10 @@ def test_cli_receiver_exits_with_one_line_naming_the_variable(make_env):
     env.pop("MP_WEBHOOK_SECRET")
     result = subprocess.run(
         [sys.executable, "-m", "services.cli.main", "receiver", "--host", "127.0.0.1", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -188,7 +200,9 @@ def test_cli_receiver_serves_signed_notifications(make_env, redis_client):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli.main", "receiver", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, timeout=30)
@@ -198,7 +212,9 @@ def test_cli_receiver_serves_signed_notifications(make_env, redis_client):
         event_id = response.json()["event_id"]
         prefix = env["MPWH_KEY_PREFIX"]
         assert redis_client.hget(f"{prefix}:event:{event_id}", "resource_id") == "20001"
-        assert redis_client.lrange(f"rq:queue:{prefix}-events", 0, -1) == [redis_client.hget(f"{prefix}:event:{event_id}", "job_id")]
+        assert redis_client.lrange(f"rq:queue:{prefix}-events", 0, -1) == [
+            redis_client.hget(f"{prefix}:event:{event_id}", "job_id")
+        ]
         assert httpx.post(f"http://127.0.0.1:{port}/webhooks/mp", json=webhook_body("20002")).status_code == 401
     finally:
         process.terminate()
@@ -292,10 +308,17 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
     _, event_id = store.receive(NewEvent(source="webhook", type="payment", resource_id="1", webhook_id="w1"))
     job_id = store.get(event_id).job_id
     stored = {k.decode(): v for k, v in store.redis.hgetall(f"rq:job:{job_id}").items()}
-    theirs = Job.create(rqjobs.PROCESS_EVENT, args=(event_id,), id=job_id, connection=store.redis,
-                        origin=store.settings.queue_name, timeout=store.settings.job_timeout_seconds + 30,
-                        result_ttl=rqjobs.RESULT_TTL_SECONDS, failure_ttl=rqjobs.FAILURE_TTL_SECONDS,
-                        description=f"process event {event_id}").to_dict()
+    theirs = Job.create(
+        rqjobs.PROCESS_EVENT,
+        args=(event_id,),
+        id=job_id,
+        connection=store.redis,
+        origin=store.settings.queue_name,
+        timeout=store.settings.job_timeout_seconds + 30,
+        result_ttl=rqjobs.RESULT_TTL_SECONDS,
+        failure_ttl=rqjobs.FAILURE_TTL_SECONDS,
+        description=f"process event {event_id}",
+    ).to_dict()
     assert zlib.decompress(stored.pop("data")) == zlib.decompress(theirs.pop("data"))
     assert stored.pop("status") == b"queued" and stored.pop("enqueued_at") == stored.pop("created_at")
     theirs.pop("created_at"), theirs.pop("status")

@@ -32,8 +32,15 @@ def test_valid_signature_stores_and_queues_the_event(receiver: Receiver):
     response = receiver.post_webhook(body)
     event_id = _received(response)
     stored = receiver.assert_stored_and_queued(
-        event_id, source="webhook", type="payment", resource_id="123456", webhook_id="98765",
-        action="payment.updated", live_mode="true", attempts="0", duplicates="0",
+        event_id,
+        source="webhook",
+        type="payment",
+        resource_id="123456",
+        webhook_id="98765",
+        action="payment.updated",
+        live_mode="true",
+        attempts="0",
+        duplicates="0",
     )
     assert json.loads(stored["payload"]) == body
     assert receiver.event_ids() == [event_id]

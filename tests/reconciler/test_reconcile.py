@@ -39,7 +39,9 @@ def _tag_posts(state):
     return [c for c in state.calls_to("ghl", "POST", "/contacts/") if c.path.endswith("/tags")]
 
 
-def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(pipeline, sandbox, start_worker, worker_env, fake_kube):
+def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(
+    pipeline, sandbox, start_worker, worker_env, fake_kube
+):
     state, _ = sandbox
     cluster, pods, events, _ = fake_kube
     state.put_payment("4001", "approved")
@@ -63,7 +65,12 @@ def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(pipeline, s
     assert event.status == "pending" and event.history[0]["outcome"] == "abandoned"
     assert "worker pay-worker-7d9f-x1" in event.history[0]["error"]
     # The pass told Kubernetes, on its own Job.
-    assert events and events[0]["involvedObject"] == {"apiVersion": "batch/v1", "kind": "Job", "name": "pay-reconcile-29001", "namespace": "payments"}
+    assert events and events[0]["involvedObject"] == {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": "pay-reconcile-29001",
+        "namespace": "payments",
+    }
     assert "1 whose worker pod is gone" in events[0]["message"]
 
     state.latency_seconds = 0
@@ -75,7 +82,9 @@ def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(pipeline, s
     assert next(iter(state.contacts.values()))["tags"] == ["mp-payment-approved"]
 
 
-def test_worker_killed_holding_the_payment_lock_does_not_hold_off_the_retry(pipeline, sandbox, start_worker, worker_env, fake_kube):
+def test_worker_killed_holding_the_payment_lock_does_not_hold_off_the_retry(
+    pipeline, sandbox, start_worker, worker_env, fake_kube
+):
     state, _ = sandbox
     cluster, pods, _, _ = fake_kube
     state.put_payment("4011", "approved")
@@ -104,7 +113,9 @@ def test_outside_a_cluster_abandoned_attempts_are_recovered_by_time(pipeline, sa
     state, _ = sandbox
     state.put_payment("4002", "approved")
     run = pipeline(JOB_TIMEOUT_SECONDS="30")
-    _, event_id = run.store.receive(NewEvent(source="webhook", type="payment", resource_id="4002", webhook_id="w4002"), now=time.time() - 40)
+    _, event_id = run.store.receive(
+        NewEvent(source="webhook", type="payment", resource_id="4002", webhook_id="w4002"), now=time.time() - 40
+    )
     job_id = run.store.get(event_id).job_id
     # A worker that claimed the event 31 s ago and then vanished.
     attempt = run.store.claim(event_id, job_id, "gone-host.abc", now=time.time() - 31)
@@ -184,7 +195,9 @@ def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
 
 
 def _finished(run, resource, received_at, outcome):
-    status, event_id = run.store.receive(NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=resource), now=received_at)
+    status, event_id = run.store.receive(
+        NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=resource), now=received_at
+    )
     attempt = run.store.claim(event_id, "j", "w.x", now=received_at)
     run.store.finish(event_id, attempt.number, outcome, now=received_at)
     return event_id
@@ -198,8 +211,12 @@ def test_retention_deletes_only_old_finished_events_with_their_indexes(pipeline)
     young_success = _finished(run, "r2", now - 29 * day, "success")
     old_failed = _finished(run, "r3", now - 91 * day, "permanent")
     young_failed = _finished(run, "r4", now - 60 * day, "permanent")
-    _, old_pending = run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r5", webhook_id="r5"), now=now - 400 * day)
-    _, old_processing = run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r6", webhook_id="r6"), now=now - 400 * day)
+    _, old_pending = run.store.receive(
+        NewEvent(source="webhook", type="payment", resource_id="r5", webhook_id="r5"), now=now - 400 * day
+    )
+    _, old_processing = run.store.receive(
+        NewEvent(source="webhook", type="payment", resource_id="r6", webhook_id="r6"), now=now - 400 * day
+    )
     run.store.claim(old_processing, "j", "w.x", now=now)  # received long ago, running now
 
     summary = Reconciler(run.settings, run.store.redis).run_pass(now=now)
@@ -213,7 +230,10 @@ def test_retention_deletes_only_old_finished_events_with_their_indexes(pipeline)
     assert not run.store.redis.exists(f"{run.settings.key_prefix}:history:{old_success}")
     assert not run.store.redis.exists(f"{run.settings.key_prefix}:dedupe:payment:r1")
     # The marker is gone with its event: the same notification id is new again.
-    assert run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r1", webhook_id="r1"))[0] == "received"
+    assert (
+        run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r1", webhook_id="r1"))[0]
+        == "received"
+    )
 
 
 def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sandbox):

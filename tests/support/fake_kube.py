@@ -13,8 +13,14 @@ from fastapi.responses import JSONResponse
 def pod(name: str, labels: dict[str, str], phase: str = "Running", owner_job: str | None = None) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "namespace": "payments", "labels": labels, "uid": f"uid-{name}"}
     if owner_job:
-        metadata["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": owner_job, "uid": f"uid-{owner_job}", "controller": True}]
-    return {"metadata": metadata, "spec": {"containers": [{"name": "main", "image": "mp-webhooks"}]}, "status": {"phase": phase}}
+        metadata["ownerReferences"] = [
+            {"apiVersion": "batch/v1", "kind": "Job", "name": owner_job, "uid": f"uid-{owner_job}", "controller": True}
+        ]
+    return {
+        "metadata": metadata,
+        "spec": {"containers": [{"name": "main", "image": "mp-webhooks"}]},
+        "status": {"phase": phase},
+    }
 
 
 def create_fake_kube(pods: list[dict[str, Any]], events: list[dict[str, Any]], requests: list[str]) -> FastAPI:
@@ -35,8 +41,12 @@ def create_fake_kube(pods: list[dict[str, Any]], events: list[dict[str, Any]], r
     @app.post("/api/v1/namespaces/{namespace}/events")
     async def create_event(namespace: str, request: Request) -> Any:
         body = await request.json()
-        stored = {**body, "kind": "Event", "apiVersion": "v1",
-                  "metadata": {**body["metadata"], "name": body["metadata"]["generateName"] + "x1", "namespace": namespace}}
+        stored = {
+            **body,
+            "kind": "Event",
+            "apiVersion": "v1",
+            "metadata": {**body["metadata"], "name": body["metadata"]["generateName"] + "x1", "namespace": namespace},
+        }
         events.append(stored)
         return JSONResponse(stored, status_code=201)
 

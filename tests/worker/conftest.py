@@ -57,7 +57,12 @@ class Pipeline:
 
     def notify(self, resource_id: str, event_type: str = "payment", webhook_id: str | None = None) -> str:
         status, event_id = self.store.receive(
-            NewEvent(source="webhook", type=event_type, resource_id=resource_id, webhook_id=webhook_id or f"n-{resource_id}-{time.time_ns()}")
+            NewEvent(
+                source="webhook",
+                type=event_type,
+                resource_id=resource_id,
+                webhook_id=webhook_id or f"n-{resource_id}-{time.time_ns()}",
+            )
         )
         assert status == "received"
         return event_id
@@ -69,7 +74,9 @@ class Pipeline:
         SimpleWorker([queue], connection=self.store.redis).work(burst=True)
 
     def move_due_retries(self) -> None:
-        scheduler = scheduler_class(self.settings.key_prefix)(queue_name=self.settings.queue_name, connection=self.store.redis)
+        scheduler = scheduler_class(self.settings.key_prefix)(
+            queue_name=self.settings.queue_name, connection=self.store.redis
+        )
         scheduler.enqueue_jobs()
 
     def drain(self, timeout: float = 20.0) -> None:

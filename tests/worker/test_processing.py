@@ -239,7 +239,9 @@ def test_every_highlevel_call_holds_exactly_one_limiter_token(pipeline, sandbox)
     state.put_payment("1102", "approved", email="found@example.com")  # search, tags
     state.put_payment("1103", "approved", metadata={"ghl_contact_id": known})  # tags
     state.put_payment("1104", "approved", email=None)  # nobody to tag: no call
-    state.fail_next("ghl", "POST", "/contacts/", 429, headers={"X-RateLimit-Interval-Milliseconds": "50"})  # one call sent twice
+    state.fail_next(
+        "ghl", "POST", "/contacts/", 429, headers={"X-RateLimit-Interval-Milliseconds": "50"}
+    )  # one call sent twice
     run = pipeline(GHL_RATE_LIMIT_WINDOW_SECONDS="3600", GHL_STATUS_TAGS='{"in_process": []}')
     for payment_id in ("1101", "1102", "1103", "1104"):
         run.notify(payment_id)
@@ -275,8 +277,14 @@ def test_same_event_queued_twice_is_processed_once(pipeline, sandbox):
 
 def test_other_types_are_recorded_as_success(pipeline, sandbox):
     state, _ = sandbox
-    state.merchant_orders["77"] = {"id": 77, "status": "closed", "order_status": "paid", "total_amount": 10, "paid_amount": 10,
-                                   "last_updated": "2026-01-01T00:00:00.000-04:00"}
+    state.merchant_orders["77"] = {
+        "id": 77,
+        "status": "closed",
+        "order_status": "paid",
+        "total_amount": 10,
+        "paid_amount": 10,
+        "last_updated": "2026-01-01T00:00:00.000-04:00",
+    }
     run = pipeline()
     order = run.notify("77", event_type="merchant_order")
     plan = run.notify("p1", event_type="subscription_preapproval")
@@ -293,13 +301,21 @@ def test_processed_counters_by_type_and_outcome(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("1012", "approved")
     before = REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "success"}) or 0
-    failed_before = REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"}) or 0
+    failed_before = (
+        REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"}) or 0
+    )
     run = pipeline()
     run.notify("1012")
     run.notify("999999")  # unknown payment: permanent failure
     run.drain()
-    assert REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "success"}) == before + 1
-    assert REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"}) == failed_before + 1
+    assert (
+        REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "success"})
+        == before + 1
+    )
+    assert (
+        REGISTRY.get_sample_value("mpwh_events_processed_total", {"type": "payment", "outcome": "failed"})
+        == failed_before + 1
+    )
 
 
 def test_failed_tag_call_releases_the_lock_and_remembers_the_contact(pipeline, sandbox):
@@ -377,14 +393,25 @@ def test_a_recovered_attempt_releases_its_lock_and_a_late_worker_ends_stale(pipe
     lock, payment, tagged = (f"{prefix}:{kind}:1024" for kind in ("payment-lock", "payment", "payment-tagged"))
 
     def begin(event_id: str):
-        return payments.begin("1024", "approved", time.time(), {"status": "approved"}, event_key=event_key(prefix, event_id),
-                              limiter=limiter, calls_if_remembered=False, calls_otherwise=False)
+        return payments.begin(
+            "1024",
+            "approved",
+            time.time(),
+            {"status": "approved"},
+            event_key=event_key(prefix, event_id),
+            limiter=limiter,
+            calls_if_remembered=False,
+            calls_otherwise=False,
+        )
 
     event_id = run.notify("1024")
     first = run.store.claim(event_id, run.store.get(event_id).job_id, "w.x")
     assert begin(event_id).verdict == "stored" and redis.exists(lock)
     # The reconciler recovers the attempt (its worker is gone): the payment lock goes with it.
-    assert run.store.finish(event_id, first.number, "retryable", error="attempt abandoned", history_outcome="abandoned") == "retry"
+    assert (
+        run.store.finish(event_id, first.number, "retryable", error="attempt abandoned", history_outcome="abandoned")
+        == "retry"
+    )
     assert not redis.exists(lock) and not redis.hexists(event_key(prefix, event_id), "held_lock")
 
     second = run.store.claim(event_id, run.store.get(event_id).job_id, "w.y")

@@ -28,7 +28,7 @@ def forward_proxy() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
     seen: list[tuple[str, dict[str, str]]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             body = gzip.compress(json.dumps({"id": 7, "status": "approved"}).encode())
             self.send_response(200)
@@ -86,7 +86,9 @@ def test_requests_carry_the_headers_query_and_json_the_apis_demand(sandbox):
         assert mp.call("GET", "/v1/payments/3001")["id"] == 3001
         query = {"locationId": TEST_GHL_LOCATION, "email": "a+b@example.com"}
         assert ghl.call("GET", "/contacts/search/duplicate", params=query) == {"contact": None}
-        created = ghl.call("POST", "/contacts/upsert", json={"locationId": TEST_GHL_LOCATION, "email": "a+b@example.com"})
+        created = ghl.call(
+            "POST", "/contacts/upsert", json={"locationId": TEST_GHL_LOCATION, "email": "a+b@example.com"}
+        )
         assert created["new"] is True
     finally:
         mp.close()
@@ -120,7 +122,16 @@ def test_proxy_named_by_the_environment_carries_every_request(monkeypatch):
 
 
 def test_proxy_choice_follows_scheme_all_proxy_and_no_proxy(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert proxy_for("https://api.mercadopago.com") is None
     monkeypatch.setenv("ALL_PROXY", "http://all:3128")

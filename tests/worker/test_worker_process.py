@@ -30,7 +30,9 @@ def _store(env: dict[str, str]) -> EventStore:
 def _notify(store: EventStore, payment_id: str) -> str:
     from services.core.events import NewEvent
 
-    return store.receive(NewEvent(source="webhook", type="payment", resource_id=payment_id, webhook_id=f"w{payment_id}"))[1]
+    return store.receive(
+        NewEvent(source="webhook", type="payment", resource_id=payment_id, webhook_id=f"w{payment_id}")
+    )[1]
 
 
 def _worker_mid_attempt(worker_env, sandbox, start_worker, payment_id: str, latency: float):
@@ -73,16 +75,25 @@ def test_end_to_end_receiver_redis_worker_upstreams(worker_env, sandbox, start_w
     env = worker_env()
     settings = load_settings(env)
     worker = start_worker(env)
-    body = json.dumps({"id": 555001, "type": "payment", "action": "payment.updated", "live_mode": True, "data": {"id": "3003"}})
+    body = json.dumps(
+        {"id": 555001, "type": "payment", "action": "payment.updated", "live_mode": True, "data": {"id": "3003"}}
+    )
     ts = str(int(time.time()))
-    headers = {"x-signature": sign(TEST_SECRET, "3003", "req-e2e", ts), "x-request-id": "req-e2e", "content-type": "application/json"}
+    headers = {
+        "x-signature": sign(TEST_SECRET, "3003", "req-e2e", ts),
+        "x-request-id": "req-e2e",
+        "content-type": "application/json",
+    }
     with serve_app(create_app(settings)) as url:
         answer = httpx.post(f"{url}/webhooks/mp?data.id=3003&type=payment", content=body, headers=headers)
         assert answer.status_code == 200 and answer.json()["status"] == "received"
         event_id = answer.json()["event_id"]
         auth = {"authorization": "Bearer test-api-token"}
         event = wait_until(
-            lambda: (e := httpx.get(f"{url}/api/webhook-events/{event_id}", headers=auth).json())["status"] == "success" and e,
+            lambda: (
+                (e := httpx.get(f"{url}/api/webhook-events/{event_id}", headers=auth).json())["status"] == "success"
+                and e
+            ),
             message="the event to succeed",
         )
     assert event["attempts"] == 1 and event["history"][0]["outcome"] == "success"
@@ -105,7 +116,10 @@ def test_scheduler_process_moves_retries_and_reports_them(worker_env, sandbox, s
     store = _store(env)
     worker = start_worker(env)
     event_id = _notify(store, "3004")
-    wait_until(lambda: store.get(event_id).attempts == 1 and store.get(event_id).status == "pending", message="the first attempt to fail")
+    wait_until(
+        lambda: store.get(event_id).attempts == 1 and store.get(event_id).status == "pending",
+        message="the first attempt to fail",
+    )
 
     port = free_port()
     scheduler = subprocess.Popen(

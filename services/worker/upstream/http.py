@@ -146,8 +146,12 @@ class Upstream:
         self._observe(str(response.status_code), started)
         return response
 
-    def _exchange(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> httpx.Response:
-        request = httpx.Request(method, self.base_url + path, params=params, json=json, headers=self.headers, extensions=self._extensions)
+    def _exchange(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+    ) -> httpx.Response:
+        request = httpx.Request(
+            method, self.base_url + path, params=params, json=json, headers=self.headers, extensions=self._extensions
+        )
         response = self.transport.handle_request(request)
         response.request = request
         try:

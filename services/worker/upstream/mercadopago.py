@@ -11,7 +11,9 @@ from .http import Upstream
 
 class MercadoPago:
     def __init__(self, settings: Settings) -> None:
-        self.api = Upstream("mercadopago", settings.mp_api_base_url, {"Authorization": f"Bearer {settings.mp_access_token}"})
+        self.api = Upstream(
+            "mercadopago", settings.mp_api_base_url, {"Authorization": f"Bearer {settings.mp_access_token}"}
+        )
 
     def payment(self, payment_id: str) -> dict[str, Any]:
         return self.api.call("GET", f"/v1/payments/{payment_id}")

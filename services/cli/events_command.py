@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .operator import add_filters, dump, open_store, select, table
 
@@ -33,14 +34,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stats = store.stats()
     if args.json:
-        print(dump(stats))
+        print(dump({"by_status": stats.by_status, "by_type": stats.by_type}))
     else:
-        print("by status: " + ", ".join(f"{k} {v}" for k, v in stats["by_status"].items()))
-        print("by type:   " + (", ".join(f"{k} {v}" for k, v in stats["by_type"].items()) or "none yet"))
+        print("by status: " + ", ".join(f"{k} {v}" for k, v in stats.by_status.items()))
+        print("by type:   " + (", ".join(f"{k} {v}" for k, v in stats.by_type.items()) or "none yet"))
     return 0
 
 
-def _details(event: dict) -> str:
+def _details(event: dict[str, Any]) -> str:
     lines = [f"{key:>14}: {value}" for key, value in event.items() if key not in ("history", "payload")]
     lines.append("       history:")
     for entry in event["history"] or []:

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return importlib.import_module(args.module).run(args)
+        code: int = importlib.import_module(args.module).run(args)
+        return code
     except ConfigError as error:
         print(f"mp-webhooks: configuration error: {error}", file=sys.stderr)
         return 2

@@ -1,41 +1,48 @@
 """What the operator commands (`events`, `retry`) share: the store, filter options and
-table output."""
+table output.
+
+Tables and the progress line are written here rather than with a library (rich,
+tabulate, tqdm): operators read them through `kubectl exec` without a terminal and pipe
+them to grep, where plain aligned columns with whole ids are what works, and a library
+would add dependencies to the image every component runs for a dozen lines."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from typing import Any
 
-from services.core.events import STATUSES, Event, iso
+from services.core.events import Event, EventStatus
 from services.core.redis_client import sync_redis
 from services.core.settings import load_settings
-from services.core.store import MAX_PAGE, EventStore
+from services.core.store import EventCalls, EventStore
+from services.core.store.model import MAX_PAGE, EventQuery
+from services.core.timestamps import iso, parse_instant
 
 
 def open_store() -> EventStore:
     settings = load_settings()
-    return EventStore(sync_redis(settings), settings)
+    return EventStore(sync_redis(settings), EventCalls(settings))
 
 
-def timestamp(value: str) -> float:
+def instant(value: str) -> float:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an ISO-8601 date or time, got {value!r}") from None
-    if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"include a time zone (e.g. 2026-11-29T10:00Z), got {value!r}")
-    return parsed.timestamp()
+        return parse_instant(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_filters(parser: argparse.ArgumentParser, *, default_status: str | None, default_limit: int) -> None:
+def add_filters(parser: argparse.ArgumentParser, *, default_status: EventStatus | None, default_limit: int) -> None:
     parser.add_argument(
-        "--status", choices=STATUSES, default=default_status, help=f"default: {default_status or 'any'}"
+        "--status",
+        type=EventStatus,
+        choices=list(EventStatus),
+        default=default_status,
+        help=f"default: {default_status or 'any'}",
     )
     parser.add_argument("--type", help="notification type, e.g. payment")
-    parser.add_argument("--since", type=timestamp, help="ISO-8601, inclusive")
-    parser.add_argument("--until", type=timestamp, help="ISO-8601, inclusive")
+    parser.add_argument("--since", type=instant, help="ISO-8601, inclusive")
+    parser.add_argument("--until", type=instant, help="ISO-8601, inclusive")
     parser.add_argument("--limit", type=int, default=default_limit, help=f"at most this many (default {default_limit})")
 
 
@@ -44,14 +51,15 @@ def select(store: EventStore, args: argparse.Namespace) -> list[Event]:
     events: list[Event] = []
     cursor = None
     while len(events) < args.limit:
-        page = store.page(
+        query = EventQuery(
             status=args.status,
-            event_type=args.type,
+            type=args.type,
             since=args.since,
             until=args.until,
             cursor=cursor,
             limit=min(MAX_PAGE, args.limit - len(events)),
         )
+        page = store.page(query)
         events.extend(page.items)
         cursor = page.next_cursor
         if cursor is None:
@@ -60,6 +68,7 @@ def select(store: EventStore, args: argparse.Namespace) -> list[Event]:
 
 
 COLUMNS = ("id", "type", "resource_id", "status", "attempts", "received_at", "last_error")
+MAX_CELL = 60
 
 
 def _cell(event: Event, column: str) -> str:
@@ -69,13 +78,14 @@ def _cell(event: Event, column: str) -> str:
         return iso(event.received_at) or ""
     value = getattr(event, column)
     text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
 
 
 def table(events: list[Event]) -> str:
     rows = [list(COLUMNS)] + [[_cell(event, column) for column in COLUMNS] for event in events]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def dump(value: Any) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.core.events import Event
+from services.core.events import Event, EventStatus
+from services.core.store.model import RequeueMode, RequeueResult
 
 from .operator import add_filters, open_store, select, table
 
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--id", action="append", dest="ids", default=[], help="an event id (repeatable); overrides the filters"
     )
-    add_filters(parser, default_status="failed", default_limit=100)
+    add_filters(parser, default_status=EventStatus.FAILED, default_limit=100)
     parser.add_argument("--dry-run", action="store_true", help="print what would be retried, change nothing")
     parser.add_argument("--yes", action="store_true", help=f"do not ask for confirmation above {CONFIRM_ABOVE} events")
 
@@ -51,13 +52,12 @@ def run(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing retried")
             return 1
-    outcomes: dict[str, int] = {}
+    queued = 0
     for event in events:
-        verdict = store.requeue(event.id, mode="manual")
-        outcomes[verdict] = outcomes.get(verdict, 0) + 1
-        if verdict != "queued":
-            print(f"{event.id}: not retried ({verdict})")
-    print(
-        f"queued {outcomes.get('queued', 0)}, skipped {len(events) - outcomes.get('queued', 0)}, unknown {len(unknown)}"
-    )
+        requeued = store.requeue(event.id, RequeueMode.MANUAL)
+        if requeued == RequeueResult.QUEUED:
+            queued += 1
+        else:
+            print(f"{event.id}: not retried ({requeued})")
+    print(f"queued {queued}, skipped {len(events) - queued}, unknown {len(unknown)}")
     return 0

@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from services.core.settings import load_settings
-    from services.worker.scheduler import run_scheduler
+    from services.scheduler.runner import run_scheduler
 
     run_scheduler(load_settings(), burst=args.burst)
     return 0

@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-PENDING = "pending"
-PROCESSING = "processing"
-SUCCESS = "success"
-FAILED = "failed"
-STATUSES = (PENDING, PROCESSING, SUCCESS, FAILED)
+from .timestamps import iso
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class Source(StrEnum):
+    """Where an event came from: a Webhooks-format notification, a legacy IPN, the
+    reconciler's sweep for payments never notified, or a person."""
+
+    WEBHOOK = "webhook"
+    IPN = "ipn"
+    RECONCILE = "reconcile"
+    MANUAL = "manual"
+
 
 # Metric labels must stay bounded whatever senders put in `type`.
 KNOWN_TYPES = frozenset(
@@ -42,21 +56,20 @@ def metric_type(event_type: str | None) -> str:
     return event_type if event_type in KNOWN_TYPES else "other"
 
 
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _number(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
 @dataclass
 class NewEvent:
-    """What the receiver (or the reconciler's sweep) knows about a notification."""
+    """What the receiver (or the reconciler's sweep) knows about a notification.
 
-    source: str
+    A Webhooks-format notification has an id of its own (`webhook_id`): the same (type,
+    id) is the same notification. IPN (and the sweep) carry none, and the same resource
+    is notified again when the payment changes, so such a repeat only folds into an
+    event that has not started processing: it will fetch the latest state anyway."""
+
+    source: Source
     type: str
     resource_id: str
     webhook_id: str | None = None
@@ -64,17 +77,9 @@ class NewEvent:
     live_mode: bool | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
-    def marker(self) -> tuple[str, str]:
-        """The key that makes a repeat of this notification a duplicate, and how.
-
-        A Webhooks-format notification has an id of its own: the same (type, id) is the
-        same notification. IPN (and the sweep) carry none, and the same resource is
-        notified again when the payment changes, so a repeat only folds into an event
-        that has not started processing: it will fetch the latest state anyway.
-        """
-        if self.webhook_id:
-            return f"dedupe:{self.type}:{self.webhook_id}", "id"
-        return f"resource:{self.type}:{self.resource_id}", "pending"
+    @property
+    def repeats_only_while_pending(self) -> bool:
+        return not self.webhook_id
 
     def redis_fields(self, max_attempts: int) -> dict[str, str]:
         return {
@@ -92,10 +97,10 @@ class NewEvent:
 @dataclass
 class Event:
     id: str
-    source: str
+    source: Source
     type: str
     resource_id: str
-    status: str
+    status: EventStatus
     attempts: int
     max_attempts: int
     received_at: float
@@ -118,10 +123,10 @@ class Event:
         live_mode = raw.get("live_mode", "")
         return cls(
             id=raw["id"],
-            source=raw.get("source", ""),
+            source=Source(raw["source"]),
             type=raw.get("type", ""),
             resource_id=raw.get("resource_id", ""),
-            status=raw.get("status", ""),
+            status=EventStatus(raw["status"]),
             attempts=int(raw.get("attempts", 0)),
             max_attempts=int(raw.get("max_attempts", 0)),
             received_at=float(raw["received_at"]),
@@ -152,7 +157,7 @@ class Event:
             "status": self.status,
             "attempts": self.attempts,
             "max_attempts": self.max_attempts,
-            "next_retry_at": iso(self.next_retry_at) if self.status == PENDING else None,
+            "next_retry_at": iso(self.next_retry_at) if self.status == EventStatus.PENDING else None,
             "received_at": iso(self.received_at),
             "updated_at": iso(self.updated_at),
             "last_error": self.last_error,

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 
-from .store import EventStore, PipelineSnapshot
+from .store import EventStore
+from .store.model import PipelineSnapshot
 
 
 def pipeline_metrics(snapshot: PipelineSnapshot, queue: str) -> list[GaugeMetricFamily]:
@@ -44,6 +46,6 @@ class PipelineCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             snapshot = self.store.pipeline()
-        except Exception:  # noqa: BLE001 - any Redis failure: report what we can
-            return
-        yield from pipeline_metrics(snapshot, self.store.settings.queue_name)
+        except RedisError:
+            return  # the process's own metrics still go out
+        yield from pipeline_metrics(snapshot, self.store.keys.queue_name)

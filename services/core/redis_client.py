@@ -3,6 +3,8 @@ Redis turns into a fast 503 (receiver) or a retryable error (worker), not a hang
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.retry import Retry as AsyncRetry
@@ -11,7 +13,7 @@ from redis.retry import Retry
 
 from .settings import Settings
 
-_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 1.0, "health_check_interval": 15}
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 1.0, "health_check_interval": 15}
 
 
 def async_redis(settings: Settings) -> AsyncRedis:
@@ -28,3 +30,8 @@ def sync_redis(settings: Settings, *, single_connection: bool = False) -> Redis:
     pool's bookkeeping on every command."""
     retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
     return Redis.from_url(settings.redis_url, retry=retry, single_connection_client=single_connection, **_TIMEOUTS)
+
+
+def text(value: Any) -> str:
+    """A reply of a client without decode_responses (bytes) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)

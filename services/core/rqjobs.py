@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from rq.job import Job
-from rq.queue import Queue
 from rq.serializers import resolve_serializer
 from rq.utils import utcformat
 
@@ -26,29 +25,15 @@ PROCESS_EVENT = "services.worker.tasks.process_event"
 # Successful jobs carry no result worth keeping; failed ones (a bug, not a business
 # failure: those end inside the job) stay a week for inspection with `rq info`.
 RESULT_TTL_SECONDS = 600
+# RQ's own timeout is a backstop above ours: the attempt's HTTP calls time out first,
+# and the reconciler recovers attempts past JOB_TIMEOUT_SECONDS.
+RQ_TIMEOUT_MARGIN_SECONDS = 30
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
 # Job.create needs a connection object but never touches it here; creating a client
 # does not connect.
 _UNUSED_CONNECTION = Redis()
 _SERIALIZER = resolve_serializer(None)
-
-
-def scheduled_jobs_key(prefix: str) -> str:
-    """rq-scheduler's sorted set, one per install so installs can share a Redis."""
-    return f"{prefix}:scheduler:scheduled_jobs"
-
-
-def rq_names(prefix: str, queue_name: str) -> str:
-    """The RQ key names the Lua scripts need, as the JSON they decode."""
-    return json.dumps(
-        {
-            "job": Job.redis_job_namespace_prefix,
-            "queue": Queue.redis_queue_namespace_prefix + queue_name,
-            "queues": Queue.redis_queues_keys,
-            "scheduled": scheduled_jobs_key(prefix),
-        }
-    )
 
 
 @functools.cache
@@ -61,9 +46,7 @@ def _constant_fields(queue_name: str, timeout_seconds: int) -> str:
         id="template",
         connection=_UNUSED_CONNECTION,
         origin=queue_name,
-        # RQ's own timeout is a backstop above ours: the attempt's HTTP calls time out
-        # first, and the reconciler recovers attempts past JOB_TIMEOUT_SECONDS.
-        timeout=timeout_seconds + 30,
+        timeout=timeout_seconds + RQ_TIMEOUT_MARGIN_SECONDS,
         result_ttl=RESULT_TTL_SECONDS,
         failure_ttl=FAILURE_TTL_SECONDS,
     )

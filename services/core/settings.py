@@ -58,10 +58,6 @@ class Settings:
     def max_attempts(self) -> int:
         return 1 + len(self.retry_delays)
 
-    @property
-    def queue_name(self) -> str:
-        return f"{self.key_prefix}-events"
-
     def tags_for_status(self, status: str) -> tuple[str, ...]:
         if status in self.ghl_status_tags:
             return self.ghl_status_tags[status]
@@ -98,7 +94,10 @@ class _Reader:
             return None
         return value.strip()
 
-    def text(self, name: str, default: str | None = None) -> str | None:
+    def text(self, name: str) -> str | None:
+        return self.raw(name)
+
+    def text_or(self, name: str, default: str) -> str:
         value = self.raw(name)
         return default if value is None else value
 
@@ -125,10 +124,11 @@ class _Reader:
             raise ConfigError(f"{name}: must be >= {minimum}, got {value!r}")
         return parsed
 
-    def url(self, name: str, default: str | None, schemes: tuple[str, ...]) -> str | None:
-        value = self.text(name, default)
-        if value is None:
-            return None
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        """An empty default makes the variable optional: unset, it reads as ""."""
+        value = self.text_or(name, default)
+        if not value:
+            return value
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not parsed.netloc:
             raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {value!r}")
@@ -170,10 +170,10 @@ def _parse_status_tags(reader: _Reader) -> dict[str, tuple[str, ...]]:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     reader = _Reader(os.environ if env is None else env)
     secrets = tuple(s.strip() for s in (reader.raw("MP_WEBHOOK_SECRET") or "").split(",") if s.strip())
-    prefix = reader.text("MPWH_KEY_PREFIX", "mpwh")
+    prefix = reader.text_or("MPWH_KEY_PREFIX", "mpwh")
     if not prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"MPWH_KEY_PREFIX: letters, digits, '-', '_' and '.' only, got {prefix!r}")
-    log_level = reader.text("LOG_LEVEL", "INFO").upper()
+    log_level = reader.text_or("LOG_LEVEL", "INFO").upper()
     if log_level not in _LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(sorted(_LOG_LEVELS))}, got {log_level!r}")
     access_token = reader.text("MP_ACCESS_TOKEN")
@@ -189,7 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ghl_api_base_url=reader.url("GHL_API_BASE_URL", "https://services.leadconnectorhq.com", ("http", "https")),
         ghl_api_token=reader.text("GHL_API_TOKEN"),
         ghl_location_id=reader.text("GHL_LOCATION_ID"),
-        ghl_api_version=reader.text("GHL_API_VERSION", "2021-07-28"),
+        ghl_api_version=reader.text_or("GHL_API_VERSION", "2021-07-28"),
         ghl_status_tags=_parse_status_tags(reader),
         ghl_rate_limit_requests=int(reader.number("GHL_RATE_LIMIT_REQUESTS", 100, minimum=1, integer=True)),
         ghl_rate_limit_window_seconds=reader.number("GHL_RATE_LIMIT_WINDOW_SECONDS", 10.0, minimum=0.001),
@@ -205,7 +205,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_sweep_window_minutes=reader.number("RECONCILE_SWEEP_WINDOW_MINUTES", 60.0, minimum=1),
         reconcile_sweep_page_size=int(reader.number("RECONCILE_SWEEP_PAGE_SIZE", 50, minimum=1, integer=True)),
         reconcile_interval_seconds=reader.number("RECONCILE_INTERVAL_SECONDS", 60.0, minimum=1),
-        pushgateway_url=reader.url("PUSHGATEWAY_URL", None, ("http", "https")),
+        pushgateway_url=reader.url("PUSHGATEWAY_URL", "", ("http", "https")) or None,
         worker_pod_selector=reader.text("WORKER_POD_SELECTOR"),
         pod_name=reader.text("POD_NAME"),
         pod_namespace=reader.text("POD_NAMESPACE"),

@@ -13,10 +13,11 @@ from starlette.routing import Route
 
 from services.core.redis_client import async_redis
 from services.core.settings import ConfigError, Settings
-from services.core.store import EventStore
+from services.core.store import AsyncEventStore, EventCalls
 
 from . import events_api, health, webhooks
 from .signature import SignatureVerifier
+from .state import ReceiverState
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -25,11 +26,18 @@ def create_app(settings: Settings) -> FastAPI:
             "MP_WEBHOOK_SECRET: not set; the receiver refuses unsigned notifications "
             "(set MP_ALLOW_UNSIGNED=true only for local development)"
         )
+    redis = async_redis(settings)
+    verifier = (
+        SignatureVerifier(settings.mp_webhook_secrets, settings.mp_signature_tolerance_seconds)
+        if settings.mp_webhook_secrets
+        else None
+    )
+    state = ReceiverState(settings, redis, AsyncEventStore(redis, EventCalls(settings)), verifier)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await app.state.redis.aclose()
+        await redis.aclose()
 
     app = FastAPI(
         title="mp-webhooks receiver",
@@ -37,14 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.redis = async_redis(settings)
-    app.state.store = EventStore(app.state.redis, settings)
-    app.state.verifier = (
-        SignatureVerifier(settings.mp_webhook_secrets, settings.mp_signature_tolerance_seconds)
-        if settings.mp_webhook_secrets
-        else None
-    )
+    app.state.receiver = state
 
     @app.exception_handler(RedisError)
     async def redis_unavailable(request: Request, error: RedisError) -> JSONResponse:
@@ -63,8 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(webhooks.router)
     # The hottest path skips FastAPI's per-request machinery (dependency solving,
-    # response models: ~100 us a request, none of it used here). Starlette serves the
-    # same endpoint first; the FastAPI route above still documents it in OpenAPI.
+    # response models: none of it used here). Starlette serves the same endpoint first;
+    # the FastAPI route above still documents it in OpenAPI.
     app.router.routes.insert(0, Route("/webhooks/mp", webhooks.receive_notification, methods=["POST"]))
     app.include_router(events_api.router)
     app.include_router(health.router)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from services.core.events import STATUSES
-from services.core.store import MAX_PAGE
+from services.core.events import EventStatus
+from services.core.store.model import MAX_PAGE, EventQuery, RequeueMode, RequeueResult
+from services.core.timestamps import parse_instant
+
+from .state import receiver_state
 
 
 def require_token(request: Request) -> None:
-    token = request.app.state.settings.api_token
+    token = receiver_state(request).settings.api_token
     if not token:
         raise HTTPException(503, "the events API is disabled: set API_TOKEN to enable it")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -31,51 +33,48 @@ router = APIRouter(
 )
 
 
-def _timestamp(value: str | None, name: str) -> float | None:
+def _instant(value: str | None, name: str) -> float | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(400, f"{name}: expected an ISO-8601 date or time, got {value!r}") from None
-    if parsed.tzinfo is None:
-        raise HTTPException(400, f"{name}: include a time zone (e.g. Z), got {value!r}")
-    return parsed.timestamp()
+        return parse_instant(value)
+    except ValueError as error:
+        raise HTTPException(400, f"{name}: {error}") from None
 
 
 @router.get("", summary="List events, newest first", responses={400: {"description": "Bad filter value."}})
 async def list_events(
     request: Request,
-    status: Annotated[str | None, Query(description=f"one of {', '.join(STATUSES)}")] = None,
+    status: Annotated[EventStatus | None, Query(description="the events' status")] = None,
     type: Annotated[str | None, Query(description="notification type, e.g. payment")] = None,
-    since: Annotated[str | None, Query(description="ISO-8601, inclusive")] = None,
-    until: Annotated[str | None, Query(description="ISO-8601, inclusive")] = None,
+    since: Annotated[str | None, Query(description="ISO-8601 with a zone, inclusive")] = None,
+    until: Annotated[str | None, Query(description="ISO-8601 with a zone, inclusive")] = None,
     limit: Annotated[int, Query(ge=1, description=f"page size, capped at {MAX_PAGE}")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
-    if status is not None and status not in STATUSES:
-        raise HTTPException(400, f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
-    page = await request.app.state.store.page(
+    query = EventQuery(
         status=status,
-        event_type=type,
-        since=_timestamp(since, "since"),
-        until=_timestamp(until, "until"),
+        type=type,
+        since=_instant(since, "since"),
+        until=_instant(until, "until"),
         cursor=cursor,
         limit=min(limit, MAX_PAGE),
     )
+    page = await receiver_state(request).store.page(query)
     return {"items": [event.to_api(with_history=False) for event in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/stats", summary="Counts by status and by type")
 async def event_stats(request: Request) -> dict[str, Any]:
-    return await request.app.state.store.stats()
+    stats = await receiver_state(request).store.stats()
+    return {"by_status": stats.by_status, "by_type": stats.by_type}
 
 
 @router.get(
     "/{event_id}", summary="One event with its attempt history", responses={404: {"description": "No such event."}}
 )
 async def get_event(request: Request, event_id: str) -> dict[str, Any]:
-    event = await request.app.state.store.get(event_id)
+    event = await receiver_state(request).store.get(event_id)
     if event is None:
         raise HTTPException(404, f"no event {event_id}")
     return event.to_api()
@@ -88,9 +87,9 @@ async def get_event(request: Request, event_id: str) -> dict[str, Any]:
     responses={404: {"description": "No such event."}, 409: {"description": "The event is being processed right now."}},
 )
 async def retry_event(request: Request, event_id: str) -> JSONResponse:
-    verdict = await request.app.state.store.requeue(event_id, mode="manual")
-    if verdict == "missing":
+    requeued = await receiver_state(request).store.requeue(event_id, RequeueMode.MANUAL)
+    if requeued == RequeueResult.MISSING:
         raise HTTPException(404, f"no event {event_id}")
-    if verdict == "processing":
+    if requeued == RequeueResult.PROCESSING:
         raise HTTPException(409, f"event {event_id} is being processed; retry it once that attempt ends")
     return JSONResponse({"status": "queued", "event_id": event_id}, status_code=202)

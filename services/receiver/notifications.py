@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.core.events import NewEvent
+from services.core.events import NewEvent, Source
 
 MAX_BODY_BYTES = 64 * 1024
 
 
-class BadNotification(Exception):
+class BadNotificationError(Exception):
     """The request is not a notification we can store; the message says why."""
 
 
@@ -44,9 +44,9 @@ def _json_body(body: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadNotification("body is not valid JSON") from None
+        raise BadNotificationError("body is not valid JSON") from None
     if not isinstance(parsed, dict):
-        raise BadNotification("body must be a JSON object")
+        raise BadNotificationError("body must be a JSON object")
     return parsed
 
 
@@ -60,12 +60,12 @@ def parse(query: Mapping[str, str], body: bytes, *, accept_ipn: bool) -> Notific
     event_type = _text(query.get("type")) or _text(payload.get("type"))
     resource_id = query_data_id or body_data_id
     if not event_type:
-        raise BadNotification("no notification type: expected `type` in the body or the query")
+        raise BadNotificationError("no notification type: expected `type` in the body or the query")
     if not resource_id:
-        raise BadNotification("no resource id: expected `data.id` in the body or the query")
+        raise BadNotificationError("no resource id: expected `data.id` in the body or the query")
     live_mode = payload.get("live_mode")
     event = NewEvent(
-        source="webhook",
+        source=Source.WEBHOOK,
         type=event_type,
         resource_id=resource_id,
         webhook_id=_text(payload.get("id")),
@@ -78,15 +78,15 @@ def parse(query: Mapping[str, str], body: bytes, *, accept_ipn: bool) -> Notific
 
 def _parse_ipn(query: Mapping[str, str], payload: dict[str, Any], *, accept_ipn: bool) -> Notification:
     if not accept_ipn:
-        raise BadNotification("IPN notifications are not accepted here (MP_ACCEPT_IPN=false)")
+        raise BadNotificationError("IPN notifications are not accepted here (MP_ACCEPT_IPN=false)")
     topic = _text(query.get("topic"))
     resource_id = _text(query.get("id")) or _resource_from_url(_text(payload.get("resource")))
     if not topic:
-        raise BadNotification("IPN without a topic")
+        raise BadNotificationError("IPN without a topic")
     if not resource_id:
-        raise BadNotification("no resource id: expected `id` in the query")
+        raise BadNotificationError("no resource id: expected `id` in the query")
     event = NewEvent(
-        source="ipn",
+        source=Source.IPN,
         type=topic,
         resource_id=resource_id,
         payload={"query": dict(query), **({"body": payload} if payload else {})},

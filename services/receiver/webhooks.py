@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from services.core.events import metric_type
+from services.core.store.model import ReceiptStatus
 
 from . import notifications
 from .metrics import RECEIVE_DURATION, WEBHOOKS_RECEIVED
 from .signature import SignatureError
+from .state import receiver_state
 
 log = logging.getLogger("mpwh.receiver")
 router = APIRouter()
 
-_RESPONSES = {
+_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Stored and queued (`received`), or a repeat of a stored notification (`already_received`).",
         "content": {"application/json": {"example": {"status": "received", "event_id": "18c1f2a3b4c5d1a2b3c4d5e"}}},
@@ -42,7 +45,9 @@ _RESPONSES = {
 }
 _NOTIFICATION_SCHEMA = {
     "requestBody": {
-        "description": "A Mercado Pago notification: the Webhooks format as JSON, or empty for IPN (`?topic=payment&id=123`).",
+        "description": (
+            "A Mercado Pago notification: the Webhooks format as JSON, or empty for IPN (`?topic=payment&id=123`)."
+        ),
         "required": False,
         "content": {
             "application/json": {
@@ -79,7 +84,7 @@ _NOTIFICATION_SCHEMA = {
 }
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     pass
 
 
@@ -87,18 +92,18 @@ async def _read_body(request: Request) -> bytes:
     """Reads at most MAX_BODY_BYTES, without trusting Content-Length alone."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > notifications.MAX_BODY_BYTES:
-        raise _TooLarge
+        raise _TooLargeError
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > notifications.MAX_BODY_BYTES:
-            raise _TooLarge
+            raise _TooLargeError
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _answer(status_code: int, body: dict, event_type: str, outcome: str, started: float) -> JSONResponse:
+def _answer(status_code: int, body: dict[str, str], event_type: str, outcome: str, started: float) -> JSONResponse:
     WEBHOOKS_RECEIVED.labels(event_type, outcome).inc()
     RECEIVE_DURATION.observe(time.perf_counter() - started)
     return JSONResponse(body, status_code=status_code)
@@ -113,16 +118,16 @@ def _answer(status_code: int, body: dict, event_type: str, outcome: str, started
 )
 async def receive_notification(request: Request) -> JSONResponse:
     started = time.perf_counter()
-    state = request.app.state
+    state = receiver_state(request)
     try:
         body = await _read_body(request)
-    except _TooLarge:
+    except _TooLargeError:
         return _answer(
             413, {"error": f"body larger than {notifications.MAX_BODY_BYTES} bytes"}, "unknown", "too_large", started
         )
     try:
         notification = notifications.parse(request.query_params, body, accept_ipn=state.settings.mp_accept_ipn)
-    except notifications.BadNotification as error:
+    except notifications.BadNotificationError as error:
         return _answer(400, {"error": str(error)}, "unknown", "bad_request", started)
 
     event = notification.event
@@ -142,16 +147,21 @@ async def receive_notification(request: Request) -> JSONResponse:
             return _answer(401, {"error": str(error)}, label, "invalid_signature", started)
 
     try:
-        status, event_id = await state.store.receive(event)
+        receipt = await state.store.receive(event)
     except RedisError as error:
         log.error(
             "storage unavailable", extra={"error": repr(error), "type": event.type, "resource_id": event.resource_id}
         )
         return _answer(503, {"error": "storage unavailable, retry later"}, label, "unavailable", started)
 
-    outcome = "received" if status == "received" else "duplicate"
+    outcome = "received" if receipt.status == ReceiptStatus.RECEIVED else "duplicate"
     log.info(
-        "notification " + status,
-        extra={"event_id": event_id, "type": event.type, "resource_id": event.resource_id, "source": event.source},
+        f"notification {receipt.status}",
+        extra={
+            "event_id": receipt.event_id,
+            "type": event.type,
+            "resource_id": event.resource_id,
+            "source": event.source,
+        },
     )
-    return _answer(200, {"status": status, "event_id": event_id}, label, outcome, started)
+    return _answer(200, {"status": receipt.status, "event_id": receipt.event_id}, label, outcome, started)

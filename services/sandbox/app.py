@@ -84,7 +84,7 @@ def create_sandbox(state: SandboxState) -> FastAPI:
     ghl = APIRouter(prefix="/ghl")
 
     @ghl.get("/contacts/search/duplicate")
-    async def search_contact(request: Request, locationId: str, email: str | None = None) -> Any:  # noqa: N803
+    async def search_contact(request: Request, locationId: str, email: str | None = None) -> Any:  # noqa: N803 - GoHighLevel names its query parameter so
         if (refused := await guard(request, "ghl")) is not None:
             return refused
         with state.lock:

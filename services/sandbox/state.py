@@ -42,7 +42,7 @@ class SandboxState:
     faults: list[tuple[str, str, str, int, dict[str, str]]] = field(default_factory=list)
     latency_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def put_payment(
         self,

@@ -1,9 +1,11 @@
 """The worker's metrics. The worker runs jobs in its own process (SimpleWorker), so
-these counters live in the process that serves them: see the README on worker class."""
+these counters live in the process that serves them: see docs/architecture.md, "Worker class"."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
+
+from services.core.attempts import Outcome
 
 EVENTS_PROCESSED = Counter(
     "mpwh_events_processed_total",
@@ -16,29 +18,7 @@ PROCESSING_DURATION = Histogram(
     ["type"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
-UPSTREAM_REQUESTS = Counter(
-    "mpwh_upstream_requests_total",
-    "Requests to Mercado Pago and GoHighLevel by HTTP status (or timeout/error).",
-    ["upstream", "code"],
-)
-UPSTREAM_DURATION = Histogram(
-    "mpwh_upstream_request_duration_seconds",
-    "Duration of requests to Mercado Pago and GoHighLevel.",
-    ["upstream"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-GHL_RATE_LIMIT_WAITS = Counter(
-    "mpwh_ghl_rate_limit_waits_total",
-    "Times a GoHighLevel call waited for the shared rate limiter or a 429's interval.",
-)
-GHL_RATE_LIMIT_WAIT_SECONDS = Counter(
-    "mpwh_ghl_rate_limit_wait_seconds_total",
-    "Seconds spent waiting for GoHighLevel's rate limit.",
-)
-
 # Series exist from start-up at 0, so rate()/increase() see the first event of each
 # outcome too (a counter born at 1 looks like no increase to Prometheus).
-for _outcome in ("success", "retry", "failed"):
+for _outcome in (Outcome.SUCCESS, Outcome.RETRY, Outcome.FAILED):
     EVENTS_PROCESSED.labels("payment", _outcome)
-for _upstream in ("mercadopago", "highlevel"):
-    UPSTREAM_DURATION.labels(_upstream)

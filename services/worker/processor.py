@@ -1,4 +1,4 @@
-"""One attempt at one event: claim it, run its handler, record the outcome."""
+"""One attempt at one event: claim it, run its handler, record how it ended."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from services.core.attempts import Ending, Failure, FailureKind, Outcome, Skip
 from services.core.events import metric_type
 from services.core.settings import Settings
 from services.core.store import EventStore
+from services.upstream.errors import PermanentError, RetryableError
 
-from .errors import PermanentError, RetryableError
-from .handlers import Handlers
+from .handlers import Handled, Handlers
 from .metrics import EVENTS_PROCESSED, PROCESSING_DURATION
 
 log = logging.getLogger("mpwh.worker")
@@ -27,8 +28,8 @@ def retry_delay(settings: Settings, attempt: int, retry_after: float | None = No
     """Seconds before the attempt after `attempt` (1-based); never earlier than an
     upstream's Retry-After."""
     delays = settings.retry_delays
-    delay = delays[min(attempt, len(delays)) - 1] if delays else 0.0
-    delay *= 1 + random.uniform(0, JITTER)
+    delay = float(delays[min(attempt, len(delays)) - 1]) if delays else 0.0
+    delay *= 1 + random.uniform(0, JITTER)  # nosec B311 - jitter, not a secret
     return max(delay, retry_after or 0.0)
 
 
@@ -40,48 +41,50 @@ class Processor:
         self.worker_name = worker_name
 
     def process(self, event_id: str, job_id: str) -> dict[str, Any]:
-        attempt = self.store.claim(event_id, job_id, self.worker_name)
-        if attempt.number is None:
+        claim = self.store.claim(event_id, job_id, self.worker_name)
+        if isinstance(claim, Skip):
             # A duplicate job (scheduler and reconciler both queued one, say): harmless.
-            log.info("job skipped", extra={"event_id": event_id, "job_id": job_id, "reason": attempt.refusal})
-            return {"skipped": attempt.refusal}
-        event = attempt.event  # the claim returns it: no second round trip
+            log.info("job skipped", extra={"event_id": event_id, "job_id": job_id, "reason": str(claim)})
+            return {"skipped": str(claim)}
+        event = claim.event
         label = metric_type(event.type)
         started = time.perf_counter()
-        outcome, error, result, retry_after = "success", "", None, None
-        effects: list[list[str]] = []
+        handled = Handled()
+        result, failure = None, None
         try:
-            result = self.handlers.handle(event, effects)
-        except RetryableError as failure:
-            outcome, error, retry_after = "retryable", str(failure), failure.retry_after
-        except PermanentError as failure:
-            outcome, error = "permanent", str(failure)
-        except RedisError as failure:
-            outcome, error = "retryable", f"redis: {failure}"
-        except Exception as failure:
+            result = self.handlers.handle(event, handled)
+        except RetryableError as error:
+            failure = self._failure(FailureKind.RETRYABLE, str(error), claim.attempt, error.retry_after)
+        except PermanentError as error:
+            failure = self._failure(FailureKind.PERMANENT, str(error), claim.attempt)
+        except RedisError as error:
+            failure = self._failure(FailureKind.RETRYABLE, f"redis: {error}", claim.attempt)
+        except Exception as error:
             log.exception("handler crashed", extra={"event_id": event_id})
-            outcome, error = "retryable", f"internal error: {type(failure).__name__}: {failure}"
-        retry_at = time.time() + retry_delay(self.settings, attempt.number, retry_after)
-        fate = self.store.finish(
-            event_id, attempt.number, outcome, error=error, result=result, retry_at=retry_at, effects=effects
-        )
+            failure = self._failure(
+                FailureKind.RETRYABLE, f"internal error: {type(error).__name__}: {error}", claim.attempt
+            )
+        outcome = self.store.finish(event_id, Ending(claim.attempt, failure, result, handled.effects))
         PROCESSING_DURATION.labels(label).observe(time.perf_counter() - started)
-        if fate == "stale":
+        if outcome == Outcome.STALE:
             log.warning(
                 "attempt outlived its claim; the reconciler had recovered it",
-                extra={"event_id": event_id, "attempt": attempt.number},
+                extra={"event_id": event_id, "attempt": claim.attempt},
             )
-            return {"stale": True}
-        EVENTS_PROCESSED.labels(label, fate).inc()
+            return {"outcome": outcome}
+        EVENTS_PROCESSED.labels(label, outcome).inc()
         log.log(
-            logging.INFO if fate == "success" else logging.WARNING,
-            "event " + fate,
+            logging.INFO if outcome == Outcome.SUCCESS else logging.WARNING,
+            f"event {outcome}",
             extra={
                 "event_id": event_id,
                 "type": event.type,
-                "attempt": attempt.number,
-                "error": error or None,
-                "retry_at": retry_at if fate == "retry" else None,
+                "attempt": claim.attempt,
+                "error": failure.error if failure else None,
+                "retry_at": failure.retry_at if failure and outcome == Outcome.RETRY else None,
             },
         )
-        return {"event_id": event_id, "attempt": attempt.number, "fate": fate}
+        return {"event_id": event_id, "attempt": claim.attempt, "outcome": outcome}
+
+    def _failure(self, kind: FailureKind, error: str, attempt: int, retry_after: float | None = None) -> Failure:
+        return Failure(kind, error, time.time() + retry_delay(self.settings, attempt, retry_after))

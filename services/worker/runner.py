@@ -1,78 +1,90 @@
 """`mp-webhooks worker`: builds the processor once (pooled clients) and runs RQ.
 
-Worker class: RQ's SimpleWorker runs each job in the worker process itself. The
-default Worker forks a work horse per job, which would lose every Prometheus counter
-the job increments (multiprocess mode would leave a file per job pid behind) and
-rebuild the httpx pools for each job. A SimpleWorker keeps both; a crash inside a job
-is contained by the processor's exception handling, RQ's timeout (SIGALRM) still
-applies, and a killed worker pod is recovered by the reconciler."""
+Worker class: RQ's SimpleWorker runs each job in the worker process itself. The default
+Worker forks a work horse per job, which would lose every Prometheus counter the job
+increments (multiprocess mode would leave a file per job pid behind) and rebuild the
+httpx pools for each job. A SimpleWorker keeps both; a crash inside a job is contained by
+the processor's exception handling, RQ's timeout (SIGALRM) still applies, and a killed
+worker pod is recovered by the reconciler."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
+from typing import Any
 
 from prometheus_client import REGISTRY
 from rq import Queue, SimpleWorker
 
+from services.core.heartbeat import Heartbeat
 from services.core.logs import configure_logging
 from services.core.metrics import PipelineCollector
 from services.core.metrics_server import start_metrics_server
+from services.core.naming import worker_name
 from services.core.redis_client import sync_redis
+from services.core.rqjobs import RQ_TIMEOUT_MARGIN_SECONDS
 from services.core.settings import Settings
-from services.core.store import EventStore
+from services.core.store import EventCalls, EventStore
+from services.upstream.highlevel import HighLevel
+from services.upstream.mercadopago import MercadoPago
 
 from . import tasks
 from .handlers import Handlers
 from .payments import PaymentStore
 from .processor import Processor
-from .upstream.highlevel import HighLevel
-from .upstream.mercadopago import MercadoPago
 
-# "<pod>.<suffix>": unique even when a container restarts inside the same pod while
-# RQ still remembers the previous one; the reconciler reads the pod name back.
-NAME_SEPARATOR = "."
+# RQ blocks on the queue for WORKER_TTL - 15 seconds between beats; the default (420 s)
+# would make a hung worker and an idle one look alike for seven minutes.
+WORKER_TTL_SECONDS = 60
 
 
-def worker_name(settings: Settings) -> str:
-    host = settings.pod_name or f"{socket.gethostname()}-{os.getpid()}"
-    return f"{host}{NAME_SEPARATOR}{secrets.token_hex(3)}"
+class BeatingWorker(SimpleWorker):
+    """RQ's SimpleWorker whose every heartbeat (each turn of the dequeue loop and around
+    each job) also beats `/livez`, even when the Redis write of it fails: a loop that
+    keeps retrying a lost Redis is alive, only a hung one is not."""
 
+    beat: Heartbeat
 
-def pod_of(worker: str) -> str:
-    return worker.rsplit(NAME_SEPARATOR, 1)[0]
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        self.beat.beat()
+        super().heartbeat(*args, **kwargs)
 
 
 def build_processor(settings: Settings, name: str) -> Processor:
     # The processor's own client, not RQ's: RQ raises the socket timeout of the client it
-    # is given to ~7 minutes for its blocking dequeue, and the processor's scripts keep
-    # 2 s (a hung Redis is a retryable error, not a hang). One attempt runs at a time,
-    # so one connection serves it (the /metrics thread waits its turn).
+    # is given to about its dequeue timeout, and the processor's scripts keep 2 s (a hung
+    # Redis is a retryable error, not a hang). One attempt runs at a time, so one
+    # connection serves it (the /metrics thread waits its turn).
     redis = sync_redis(settings, single_connection=True)
-    store = EventStore(redis, settings)
+    calls = EventCalls(settings)
     handlers = Handlers(
         settings,
         MercadoPago(settings),
         HighLevel(settings, redis),
-        PaymentStore(redis, settings.key_prefix, lock_seconds=settings.job_timeout_seconds),
+        PaymentStore(redis, calls.keys, lock_seconds=settings.job_timeout_seconds),
     )
-    return Processor(settings, store, handlers, name)
+    return Processor(settings, EventStore(redis, calls), handlers, name)
 
 
-def build_worker(settings: Settings, processor: Processor) -> SimpleWorker:
+def build_worker(settings: Settings, processor: Processor, beat: Heartbeat) -> BeatingWorker:
     """RQ's worker, on a client of its own (see build_processor)."""
     redis = sync_redis(settings)
-    return SimpleWorker([Queue(settings.queue_name, connection=redis)], connection=redis, name=processor.worker_name)
+    queue = Queue(processor.store.keys.queue_name, connection=redis)
+    worker = BeatingWorker([queue], connection=redis, name=processor.worker_name, worker_ttl=WORKER_TTL_SECONDS)
+    worker.beat = beat
+    return worker
+
+
+def liveness(settings: Settings) -> Heartbeat:
+    """Silent for longer than the longest job RQ allows plus one idle dequeue: hung."""
+    longest_turn = settings.job_timeout_seconds + RQ_TIMEOUT_MARGIN_SECONDS
+    return Heartbeat(max(longest_turn, WORKER_TTL_SECONDS) + WORKER_TTL_SECONDS)
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     settings.require("MP_ACCESS_TOKEN", "GHL_API_TOKEN", "GHL_LOCATION_ID")
     configure_logging(settings.log_level)
-    name = worker_name(settings)
-    processor = build_processor(settings, name)
+    processor = build_processor(settings, worker_name(settings.pod_name))
     tasks.install(processor)
     REGISTRY.register(PipelineCollector(processor.store))
-    start_metrics_server(settings.metrics_port)
-    worker = build_worker(settings, processor)
-    worker.work(burst=burst, logging_level=settings.log_level)
+    beat = liveness(settings)
+    start_metrics_server(settings.metrics_port, beat)
+    build_worker(settings, processor, beat).work(burst=burst, logging_level=settings.log_level)

@@ -88,7 +88,7 @@ def test_dev_stack_runs_everything_and_send_test_follows_an_event(dev_stack):
     wait_until(
         lambda: (
             {"receiver", "worker", "scheduler", "reconcile", "sandbox", "redis"}
-            <= {l.split("|")[0].strip() for l in lines if "|" in l}
+            <= {line.split("|")[0].strip() for line in lines if "|" in line}
         ),
         message="output from every component",
     )

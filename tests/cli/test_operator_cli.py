@@ -8,12 +8,14 @@ import time
 import pytest
 
 from services.cli.main import main
+from services.core.attempts import FailureKind
 from services.core.events import NewEvent
+from tests.support.store import end_attempt, start_attempt
 
 
 @pytest.fixture
 def cli(make_env, monkeypatch, store):
-    env = make_env(MPWH_KEY_PREFIX=store.settings.key_prefix)
+    env = make_env(MPWH_KEY_PREFIX=store.calls.settings.key_prefix)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
@@ -26,13 +28,16 @@ def cli(make_env, monkeypatch, store):
 def _failed(store, resource: str, event_type: str = "payment", received_at: float | None = None) -> str:
     notification = NewEvent(source="webhook", type=event_type, resource_id=resource, webhook_id=f"w{resource}")
     _, event_id = store.receive(notification, now=received_at)
-    attempt = store.claim(event_id, "job", "w.x")
-    assert store.finish(event_id, attempt.number, "permanent", error="mercadopago GET /v1/payments/x: 404") == "failed"
+    attempt = start_attempt(store, event_id, "job", "w.x")
+    assert (
+        end_attempt(store, event_id, attempt, FailureKind.PERMANENT, error="mercadopago GET /v1/payments/x: 404")
+        == "failed"
+    )
     return event_id
 
 
 def _queued_jobs(store) -> int:
-    return store.redis.llen(f"rq:queue:{store.settings.queue_name}")
+    return store.redis.llen(store.keys.queue)
 
 
 def test_dry_run_prints_the_selection_and_changes_nothing(cli, store, capsys):
@@ -54,7 +59,7 @@ def test_retry_queues_selected_events_with_fresh_budget_and_history_kept(cli, st
     out = capsys.readouterr().out
     assert "selected 1 event(s)" in out and "queued 1, skipped 0, unknown 0" in out
     event = store.get(payment)
-    assert event.status == "pending" and event.max_attempts == event.attempts + store.settings.max_attempts
+    assert event.status == "pending" and event.max_attempts == event.attempts + store.calls.settings.max_attempts
     assert len(event.history) == 1 and event.history[0]["outcome"] == "failed"
     assert store.get(order).status == "failed"
     assert _queued_jobs(store) == queued_before + 1
@@ -70,8 +75,8 @@ def test_retry_by_id_reports_unknown_ids_without_failing(cli, store, capsys):
 
 def test_retry_filters_by_time_and_limit(cli, store, capsys):
     old = store.receive(NewEvent(source="ipn", type="payment", resource_id="old"), now=time.time() - 7200)[1]
-    attempt = store.claim(old, "j", "w.x", now=time.time() - 7200)
-    store.finish(old, attempt.number, "permanent", now=time.time() - 7200)
+    attempt = start_attempt(store, old, "j", "w.x", now=time.time() - 7200)
+    end_attempt(store, old, attempt, FailureKind.PERMANENT, now=time.time() - 7200)
     # A second apart: ids order by millisecond, and within one millisecond arbitrarily.
     recent = [_failed(store, str(n), received_at=time.time() - 10 + n) for n in range(3)]
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))

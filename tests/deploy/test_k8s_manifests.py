@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from services.core.settings import load_settings
-from services.core.store import event_key
+from services.upstream.mercadopago import MercadoPago
+from services.worker.handlers import Handled
 from services.worker.runner import build_processor
-from services.worker.upstream.mercadopago import MercadoPago
 from tests.deploy.conftest import ROOT, Rendered, pod_template, selector_matches, template, tool, venv_bin
 from tests.deploy.test_chart_validation import KUBERNETES_VERSIONS
 from tests.deploy.test_manifests_run import STARTUP_BUDGET_SECONDS, localize, resolve_env, started, wait_for
@@ -347,11 +347,9 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
             settings[component] = load_settings(env)
 
         processor = build_processor(settings["worker"], "deploy-test")
-        effects: list[list[str]] = []  # what `finish` would record: not needed here
         try:
-            result = processor.handlers.payment(
-                payment_id, event_key(settings["worker"].key_prefix, "deploy-test"), effects
-            )
+            # Its effects are what `finish` would record: not needed here.
+            result = processor.handlers.payment(payment_id, "deploy-test", Handled())
         finally:
             processor.handlers.mercadopago.close()
             processor.handlers.highlevel.close()

@@ -25,8 +25,9 @@ import pytest
 import redis
 from rq.job import Job
 
+from services.core.keys import Keys
 from services.core.settings import Settings
-from services.core.store import EventStore
+from services.core.store import EventCalls, EventStore
 from services.receiver.app import create_app
 from tests.conftest import TEST_API_TOKEN, TEST_SECRET
 from tests.support.servers import serve_app
@@ -96,8 +97,12 @@ class Receiver:
         return self.settings.key_prefix
 
     @property
+    def keys(self) -> Keys:
+        return self.store.keys
+
+    @property
     def queue_key(self) -> str:
-        return f"rq:queue:{self.settings.queue_name}"
+        return self.keys.queue
 
     # Sending.
 
@@ -135,10 +140,10 @@ class Receiver:
     # Reading what was stored.
 
     def event(self, event_id: str) -> dict[str, str]:
-        return self.redis.hgetall(f"{self.prefix}:event:{event_id}")
+        return self.redis.hgetall(self.keys.event(event_id))
 
     def event_ids(self) -> list[str]:
-        return self.redis.zrange(f"{self.prefix}:idx:all", 0, -1)
+        return self.redis.zrange(self.keys.all_events, 0, -1)
 
     def queued_job_ids(self) -> list[str]:
         return self.redis.lrange(self.queue_key, 0, -1)
@@ -162,8 +167,8 @@ class Receiver:
         assert stored["status"] == "pending"
         for name, value in expected.items():
             assert stored[name] == value, (name, stored[name], value)
-        assert self.redis.zscore(f"{self.prefix}:idx:all", event_id) is not None
-        assert self.redis.zscore(f"{self.prefix}:idx:status:pending", event_id) is not None
+        assert self.redis.zscore(self.keys.all_events, event_id) is not None
+        assert self.redis.zscore(self.keys.by_status("pending"), event_id) is not None
         job_id = stored["job_id"]
         assert job_id in self.queued_job_ids()
         job = self.job(job_id)
@@ -186,7 +191,7 @@ def start_receiver(make_settings: Callable[..., Settings], redis_url: str) -> It
             decoded = redis.Redis.from_url(settings.redis_url, decode_responses=True)
             stack.callback(raw.close)
             stack.callback(decoded.close)
-            return Receiver(url, settings, http, raw, decoded, EventStore(raw, settings))
+            return Receiver(url, settings, http, raw, decoded, EventStore(raw, EventCalls(settings)))
 
         yield start
 

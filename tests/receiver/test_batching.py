@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from services.core.batching import MAX_BATCH, Coalescer
 from services.core.events import NewEvent
-from services.core.store import EventStore
+from services.core.store import AsyncEventStore, EventCalls
 
 
 def _run(coro):
@@ -22,7 +22,7 @@ def _run(coro):
 def test_concurrent_receives_share_pipelines_and_each_gets_its_answer(redis_url, settings):
     async def go():
         client = Redis.from_url(redis_url)
-        store = EventStore(client, settings)
+        store = AsyncEventStore(client, EventCalls(settings))
         events = [
             NewEvent(source="webhook", type="payment", resource_id=str(n % 60), webhook_id=f"w{n % 60}")
             for n in range(120)
@@ -66,7 +66,7 @@ def test_coalescer_gives_each_caller_its_result_or_the_batch_error():
 def test_scripts_are_loaded_again_after_redis_forgot_them(redis_url, settings):
     async def go():
         client = Redis.from_url(redis_url)
-        store = EventStore(client, settings)
+        store = AsyncEventStore(client, EventCalls(settings))
         await store.receive(NewEvent(source="ipn", type="payment", resource_id="1"))
         await client.script_flush()
         answer = await store.receive(NewEvent(source="ipn", type="payment", resource_id="2"))
@@ -75,7 +75,7 @@ def test_scripts_are_loaded_again_after_redis_forgot_them(redis_url, settings):
         return answer, stats
 
     (status, _), stats = _run(go())
-    assert status == "received" and stats["by_status"]["pending"] == 2
+    assert status == "received" and stats.by_status["pending"] == 2
 
 
 def test_a_dead_redis_fails_every_caller_of_the_batch(private_redis, make_settings):
@@ -83,7 +83,7 @@ def test_a_dead_redis_fails_every_caller_of_the_batch(private_redis, make_settin
 
     async def go():
         client = Redis.from_url(private_redis.url, socket_connect_timeout=0.5)
-        store = EventStore(client, settings)
+        store = AsyncEventStore(client, EventCalls(settings))
         private_redis.stop()
         results = await asyncio.gather(
             *(store.receive(NewEvent(source="ipn", type="payment", resource_id=str(n))) for n in range(5)),

@@ -9,6 +9,8 @@ import json
 import httpx
 from rq import Queue
 
+from tests.support.store import end_attempt, start_attempt
+
 from .conftest import Receiver, signed_headers, unique, webhook_body
 
 
@@ -46,8 +48,7 @@ def test_fifty_identical_notifications_in_parallel_make_one_event(receiver: Rece
     assert stored["duplicates"] == "49"
     # Exactly one RQ job, on this install's queue.
     assert receiver.queued_job_ids() == [stored["job_id"]]
-    assert receiver.queue_key == f"rq:queue:{receiver.prefix}-events"
-    assert Queue(f"{receiver.prefix}-events", connection=receiver.raw).count == 1
+    assert Queue(receiver.keys.queue_name, connection=receiver.raw).count == 1
     assert list(receiver.raw.scan_iter(f"rq:job:{event_id}-*")) == [f"rq:job:{stored['job_id']}".encode()]
 
 
@@ -56,7 +57,7 @@ def test_duplicate_is_counted_even_after_processing_started(receiver: Receiver):
     body = webhook_body("8002", webhook_id=unique("dup"))
     event_id = receiver.post_webhook(body).json()["event_id"]
     job_id = receiver.event(event_id)["job_id"]
-    assert receiver.store.claim(event_id, job_id, "test-worker").number == 1
+    assert start_attempt(receiver.store, event_id, job_id, "test-worker") == 1
     again = receiver.post_webhook(body)
     assert again.json() == {"status": "already_received", "event_id": event_id}
     assert receiver.event(event_id)["duplicates"] == "1"
@@ -91,8 +92,8 @@ def test_ipn_for_the_same_resource_folds_into_the_pending_event(receiver: Receiv
 def test_ipn_after_processing_started_makes_a_new_event(receiver: Receiver):
     event_id = receiver.post_ipn("9100").json()["event_id"]
     job_id = receiver.event(event_id)["job_id"]
-    attempt = receiver.store.claim(event_id, job_id, "test-worker")
-    assert attempt.number == 1
+    attempt = start_attempt(receiver.store, event_id, job_id, "test-worker")
+    assert attempt == 1
     assert receiver.event(event_id)["status"] == "processing"
 
     newer = receiver.post_ipn("9100").json()
@@ -111,8 +112,8 @@ def test_ipn_after_processing_started_makes_a_new_event(receiver: Receiver):
 def test_ipn_after_the_event_finished_makes_a_new_event(receiver: Receiver):
     event_id = receiver.post_ipn("9200").json()["event_id"]
     job_id = receiver.event(event_id)["job_id"]
-    attempt = receiver.store.claim(event_id, job_id, "test-worker")
-    assert receiver.store.finish(event_id, attempt.number, "success", result={"ok": True}) == "success"
+    attempt = start_attempt(receiver.store, event_id, job_id, "test-worker")
+    assert end_attempt(receiver.store, event_id, attempt, result={"ok": True}) == "success"
     newer = receiver.post_ipn("9200").json()
     assert newer["status"] == "received"
     assert newer["event_id"] != event_id

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from services.core.attempts import FailureKind
 from services.core.events import NewEvent
+from tests.support.store import end_attempt, start_attempt
 
 from .conftest import Receiver, signed_headers, unique, webhook_body
 
@@ -37,15 +39,19 @@ def _seed(receiver: Receiver, now: float, event_type: str = "payment", resource_
 
 
 def _claim(receiver: Receiver, event_id: str) -> int:
-    attempt = receiver.store.claim(event_id, receiver.event(event_id)["job_id"], "test-worker.1")
-    assert attempt.number is not None, attempt.refusal
-    return attempt.number
+    return start_attempt(receiver.store, event_id, receiver.event(event_id)["job_id"], "test-worker.1")
 
 
 def _finish(receiver: Receiver, event_id: str, outcome: str, error: str = "") -> str:
+    """`outcome`: "success", or the failure kind ("retryable", "permanent")."""
     attempt = _claim(receiver, event_id)
-    return receiver.store.finish(
-        event_id, attempt, outcome, error=error, result={"done": outcome} if outcome == "success" else None
+    return end_attempt(
+        receiver.store,
+        event_id,
+        attempt,
+        None if outcome == "success" else FailureKind(outcome),
+        error=error,
+        result={"done": outcome} if outcome == "success" else None,
     )
 
 
@@ -183,7 +189,7 @@ def test_filters_by_status_and_type(receiver: Receiver):
 
 def test_since_and_until_are_inclusive(receiver: Receiver):
     times = [BASE + offset for offset in (0.0, 59.999, 60.0, 120.0, 180.123, 180.124, 240.0)]
-    seeded = dict(zip(times, (_seed(receiver, t) for t in times)))
+    seeded = dict(zip(times, (_seed(receiver, t) for t in times), strict=False))
 
     def ids(**params) -> set[str]:
         return {item["id"] for page in _all_pages(receiver, **params) for item in page}
@@ -286,10 +292,13 @@ def test_get_one_event_with_its_attempt_history(receiver: Receiver):
     event_id = receiver.post_webhook(webhook_body("5150", webhook_id=4242)).json()["event_id"]
     first_job = receiver.event(event_id)["job_id"]
     attempt = _claim(receiver, event_id)
-    assert receiver.store.finish(event_id, attempt, "retryable", error="mercadopago: 503", retry_at=BASE) == "retry"
+    assert (
+        end_attempt(receiver.store, event_id, attempt, FailureKind.RETRYABLE, error="mercadopago: 503", retry_at=BASE)
+        == "retry"
+    )
     second_job = receiver.event(event_id)["job_id"]
     attempt = _claim(receiver, event_id)
-    assert receiver.store.finish(event_id, attempt, "success", result={"payment_status": "approved"}) == "success"
+    assert end_attempt(receiver.store, event_id, attempt, result={"payment_status": "approved"}) == "success"
 
     response = receiver.api("GET", f"/{event_id}")
     assert response.status_code == 200
@@ -353,7 +362,7 @@ def test_retry_queues_a_new_job(receiver: Receiver, outcome: str):
     assert job.get_status() == "queued"
     # A fresh retry budget on top of the attempt already made.
     assert int(stored["max_attempts"]) == 1 + receiver.settings.max_attempts
-    assert receiver.redis.zscore(f"{receiver.prefix}:idx:status:pending", event_id) is not None
+    assert receiver.redis.zscore(receiver.keys.by_status("pending"), event_id) is not None
     assert receiver.api("GET", f"/{event_id}").json()["status"] == "pending"
 
 

@@ -29,7 +29,7 @@ def test_webhooks_format_json_body(receiver: Receiver):
         action="merchant_order.updated",
     )
     assert stored["max_attempts"] == str(receiver.settings.max_attempts)
-    assert receiver.redis.zscore(f"{receiver.prefix}:idx:type:merchant_order", answer["event_id"]) is not None
+    assert receiver.redis.zscore(receiver.keys.by_type("merchant_order"), answer["event_id"]) is not None
 
 
 def test_webhooks_format_with_data_id_and_type_in_the_query(receiver: Receiver):

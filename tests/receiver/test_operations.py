@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, SimpleWorker
 
+from services.core.keys import Keys
 from services.core.settings import ConfigError
 from services.receiver import events_api, health, webhooks
 from services.receiver.app import create_app
@@ -91,7 +92,7 @@ def test_metrics_include_the_pipeline_gauges_of_this_install(receiver: Receiver)
     samples = _scrape(receiver)
     assert samples[("mpwh_events", (("status", "pending"),))] == 3
     assert samples[("mpwh_events", (("status", "processing"),))] == 0
-    assert samples[("mpwh_queue_depth", (("queue", receiver.settings.queue_name),))] == 3
+    assert samples[("mpwh_queue_depth", (("queue", receiver.keys.queue_name),))] == 3
     assert ("mpwh_oldest_pending_age_seconds", ()) in samples
 
 
@@ -211,9 +212,9 @@ def test_cli_receiver_serves_signed_notifications(make_env, redis_client):
         assert response.status_code == 200, response.text
         event_id = response.json()["event_id"]
         prefix = env["MPWH_KEY_PREFIX"]
-        assert redis_client.hget(f"{prefix}:event:{event_id}", "resource_id") == "20001"
-        assert redis_client.lrange(f"rq:queue:{prefix}-events", 0, -1) == [
-            redis_client.hget(f"{prefix}:event:{event_id}", "job_id")
+        assert redis_client.hget(Keys(prefix).event(event_id), "resource_id") == "20001"
+        assert redis_client.lrange(Keys(prefix).queue, 0, -1) == [
+            redis_client.hget(Keys(prefix).event(event_id), "job_id")
         ]
         assert httpx.post(f"http://127.0.0.1:{port}/webhooks/mp", json=webhook_body("20002")).status_code == 401
     finally:
@@ -255,11 +256,11 @@ def test_stored_job_loads_as_an_rq_job(receiver: Receiver):
     assert job.func_name == "services.worker.tasks.process_event"
     assert job.args == (event_id,)
     assert job.kwargs == {}
-    assert job.origin == f"{receiver.prefix}-events"
+    assert job.origin == receiver.keys.queue_name
     assert job.get_status() == "queued"
     assert job.enqueued_at is not None
     assert job.timeout and job.timeout > receiver.settings.job_timeout_seconds
-    queue = Queue(f"{receiver.prefix}-events", connection=receiver.raw)
+    queue = Queue(receiver.keys.queue_name, connection=receiver.raw)
     assert queue.job_ids == [job_id]
     assert queue.key.encode() in receiver.raw.smembers("rq:queues")
 
@@ -282,13 +283,13 @@ def test_an_rq_worker_runs_the_stored_job(receiver: Receiver, monkeypatch):
     second = receiver.post_ipn("40003").json()["event_id"]
     jobs = [receiver.event(first)["job_id"], receiver.event(second)["job_id"]]
 
-    queue = Queue(f"{receiver.prefix}-events", connection=receiver.raw)
+    queue = Queue(receiver.keys.queue_name, connection=receiver.raw)
     worked = SimpleWorker([queue], connection=receiver.raw).work(burst=True)
 
     assert worked
     assert recorder.calls == [(first, jobs[0]), (second, jobs[1])]
     assert queue.count == 0
-    for event_id, job_id in zip((first, second), jobs):
+    for event_id, job_id in zip((first, second), jobs, strict=False):
         job = receiver.job(job_id)
         assert job.get_status() == "finished"
         assert job.return_value() == {"event_id": event_id}
@@ -313,8 +314,8 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
         args=(event_id,),
         id=job_id,
         connection=store.redis,
-        origin=store.settings.queue_name,
-        timeout=store.settings.job_timeout_seconds + 30,
+        origin=store.keys.queue_name,
+        timeout=store.calls.settings.job_timeout_seconds + 30,
         result_ttl=rqjobs.RESULT_TTL_SECONDS,
         failure_ttl=rqjobs.FAILURE_TTL_SECONDS,
         description=f"process event {event_id}",

@@ -12,14 +12,16 @@ import pytest
 from fastapi import FastAPI, Request
 from kubernetes import client as kube_client
 
-from services.cli.reconcile_command import one_pass
+from services.core.attempts import FailureKind
 from services.core.events import NewEvent
-from services.core.rqjobs import scheduled_jobs_key
-from services.worker.kube import Cluster
-from services.worker.reconciler import Reconciler
-from services.worker.upstream.mercadopago import MercadoPago
+from services.core.store.model import EventQuery
+from services.reconciler.kube import Cluster
+from services.reconciler.reconciler import Reconciler
+from services.reconciler.runner import run_once
+from services.upstream.mercadopago import MercadoPago
 from tests.support.fake_kube import create_fake_kube, pod
 from tests.support.servers import serve_app
+from tests.support.store import end_attempt, notify, start_attempt
 from tests.support.waiting import wait_until
 
 WORKER_LABELS = {"app.kubernetes.io/component": "worker", "app.kubernetes.io/instance": "pay"}
@@ -59,7 +61,7 @@ def test_worker_killed_mid_attempt_is_recovered_when_its_pod_is_gone(
     # While the pod still runs, the attempt is left alone (it is younger than the timeout).
     assert reconciler.run_pass().recovered["worker_gone"] == 0
     pods[:] = [p for p in pods if p["metadata"]["name"] != "pay-worker-7d9f-x1"]
-    assert one_pass(reconciler) == 0
+    assert run_once(reconciler) == 0
 
     event = run.store.get(event_id)
     assert event.status == "pending" and event.history[0]["outcome"] == "abandoned"
@@ -93,7 +95,7 @@ def test_worker_killed_holding_the_payment_lock_does_not_hold_off_the_retry(
     worker = start_worker(worker_env(POD_NAME="pay-worker-7d9f-x2"))
     pods.append(pod("pay-worker-7d9f-x2", WORKER_LABELS))
     event_id = run.notify("4011")
-    lock = f"{run.settings.key_prefix}:payment-lock:4011"
+    lock = run.store.keys.payment_lock("4011")
     # Killed in the GoHighLevel search, after the payment step took the lock.
     wait_until(lambda: run.store.redis.exists(lock), message="the payment step to take the lock")
     worker.signal_group(signal.SIGKILL)
@@ -118,8 +120,8 @@ def test_outside_a_cluster_abandoned_attempts_are_recovered_by_time(pipeline, sa
     )
     job_id = run.store.get(event_id).job_id
     # A worker that claimed the event 31 s ago and then vanished.
-    attempt = run.store.claim(event_id, job_id, "gone-host.abc", now=time.time() - 31)
-    assert attempt.number == 1
+    attempt = start_attempt(run.store, event_id, job_id, "gone-host.abc", now=time.time() - 31)
+    assert attempt == 1
     patient = Reconciler(replace(run.settings, job_timeout_seconds=60), run.store.redis)
     assert patient.run_pass().recovered["abandoned_timeout"] == 0
     summary = Reconciler(run.settings, run.store.redis).run_pass()
@@ -141,7 +143,7 @@ def test_lost_enqueue_is_requeued_once_due(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("4004", "approved")
     run = pipeline()
-    queue_key = f"rq:queue:{run.settings.queue_name}"
+    queue_key = run.store.keys.queue
     fresh = run.notify("4004")
     _, lost = run.store.receive(NewEvent(source="ipn", type="payment", resource_id="4004b"), now=time.time() - 60)
     # Both jobs vanish (a Redis failover lost them, say).
@@ -161,9 +163,9 @@ def test_scheduled_retry_is_not_taken_for_lost(pipeline, sandbox):
     run = pipeline(RETRY_DELAYS="100")
     event_id = run.notify("4005")
     run.work()
-    assert run.store.redis.zcard(scheduled_jobs_key(run.settings.key_prefix)) == 1
+    assert run.store.redis.zcard(run.store.keys.scheduled_jobs) == 1
     # Due long ago as far as the reconciler can tell, yet its job waits in the schedule.
-    run.store.redis.zadd(f"{run.settings.key_prefix}:due", {event_id: time.time() - 300})
+    run.store.redis.zadd(run.store.keys.due, {event_id: time.time() - 300})
     summary = Reconciler(run.settings, run.store.redis).run_pass()
     assert summary.recovered["lost_enqueue"] == 0
     assert run.store.get(event_id).status == "pending"
@@ -172,11 +174,11 @@ def test_scheduled_retry_is_not_taken_for_lost(pipeline, sandbox):
 def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
     run = pipeline()
     reconciler = Reconciler(run.settings, run.store.redis)
-    run.store.redis.set(reconciler.lock_key, "someone-else")
+    run.store.redis.set(reconciler.keys.reconcile_lock, "someone-else")
     assert reconciler.run_pass() is None
-    assert one_pass(reconciler) == 0
+    assert run_once(reconciler) == 0
     assert "another reconcile pass is running" in capsys.readouterr().out
-    run.store.redis.delete(reconciler.lock_key)
+    run.store.redis.delete(reconciler.keys.reconcile_lock)
     # Two passes started together: exactly one runs.
     results = []
     barrier = threading.Barrier(2)
@@ -191,15 +193,14 @@ def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
     for t in threads:
         t.join()
     assert sum(r is not None for r in results) >= 1
-    assert run.store.redis.get(reconciler.lock_key) is None
+    assert run.store.redis.get(reconciler.keys.reconcile_lock) is None
 
 
 def _finished(run, resource, received_at, outcome):
-    status, event_id = run.store.receive(
-        NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=resource), now=received_at
-    )
-    attempt = run.store.claim(event_id, "j", "w.x", now=received_at)
-    run.store.finish(event_id, attempt.number, outcome, now=received_at)
+    """`outcome`: "success", or the failure kind ("permanent")."""
+    event_id = notify(run.store, resource, webhook_id=resource, now=received_at)
+    attempt = start_attempt(run.store, event_id, "j", "w.x", now=received_at)
+    end_attempt(run.store, event_id, attempt, None if outcome == "success" else FailureKind(outcome), now=received_at)
     return event_id
 
 
@@ -224,11 +225,11 @@ def test_retention_deletes_only_old_finished_events_with_their_indexes(pipeline)
     assert run.store.get(old_success) is None and run.store.get(old_failed) is None
     for kept in (young_success, young_failed, old_pending, old_processing):
         assert run.store.get(kept) is not None
-    all_ids = {e.id for e in run.store.page(limit=500).items}
+    all_ids = {e.id for e in run.store.page(EventQuery(limit=500)).items}
     assert old_success not in all_ids and old_failed not in all_ids
-    assert run.store.stats()["by_status"] == {"pending": 1, "processing": 1, "success": 1, "failed": 1}
-    assert not run.store.redis.exists(f"{run.settings.key_prefix}:history:{old_success}")
-    assert not run.store.redis.exists(f"{run.settings.key_prefix}:dedupe:payment:r1")
+    assert run.store.stats().by_status == {"pending": 1, "processing": 1, "success": 1, "failed": 1}
+    assert not run.store.redis.exists(run.store.keys.history(old_success))
+    assert not run.store.redis.exists(run.store.keys.duplicate_of("payment", "r1"))
     # The marker is gone with its event: the same notification id is new again.
     assert (
         run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r1", webhook_id="r1"))[0]
@@ -252,7 +253,7 @@ def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sand
     searches = state.calls_to("mp", "GET", "/v1/payments/search")
     assert [c.query["offset"] for c in searches] == ["0", "2", "4"]
     assert searches[0].query["range"] == "date_last_updated" and searches[0].query["limit"] == "2"
-    swept = [e for e in run.store.page(limit=50).items if e.source == "reconcile"]
+    swept = [e for e in run.store.page(EventQuery(limit=50)).items if e.source == "reconcile"]
     assert sorted(e.resource_id for e in swept) == ["5001", "5002", "5003", "5004"]
 
     # A second pass before processing finds the same states: no duplicates.
@@ -267,7 +268,7 @@ def test_sweep_failure_fails_the_pass(pipeline, sandbox):
     state.fail_next("mp", "GET", "/v1/payments/search", 500)
     run = pipeline()
     reconciler = Reconciler(run.settings, run.store.redis, mercadopago=MercadoPago(run.settings))
-    assert one_pass(reconciler) == 1
+    assert run_once(reconciler) == 1
 
 
 def test_pass_pushes_metrics_to_the_pushgateway(pipeline):
@@ -281,7 +282,7 @@ def test_pass_pushes_metrics_to_the_pushgateway(pipeline):
 
     with serve_app(gateway) as url:
         run = pipeline(PUSHGATEWAY_URL=url)
-        assert one_pass(Reconciler(run.settings, run.store.redis)) == 0
+        assert run_once(Reconciler(run.settings, run.store.redis)) == 0
     job, prefix, body = pushes[0]
     assert job == "mpwh-reconciler" and prefix == run.settings.key_prefix
     assert "mpwh_reconciler_last_success_timestamp_seconds" in body

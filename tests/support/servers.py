@@ -119,6 +119,6 @@ def flushed_redis(url: str) -> redis.Redis:
     return client
 
 
-def test_redis_url() -> str:
+def redis_test_url() -> str:
     db = os.environ.get("MPWH_TEST_REDIS_DB", "15")
     return os.environ.get("MPWH_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{db}")

@@ -6,10 +6,12 @@ import time
 
 from prometheus_client import REGISTRY
 
-from services.core.store import event_key
-from services.worker.payments import PaymentStore
-from services.worker.ratelimit import SlidingWindowLimiter
+from services.core.attempts import Claim, Failure, FailureKind, PaymentEffects, Skip, SkipReason
+from services.core.store.model import EventQuery, RequeueMode
+from services.upstream.ratelimit import SlidingWindowLimiter
+from services.worker.payments import Begun, GoHighLevelCalls, PaymentStore
 from tests.support.servers import free_port
+from tests.support.store import end_attempt, start_attempt
 
 
 def _tag_calls(state, contact_id=None):
@@ -30,7 +32,7 @@ def test_payment_with_metadata_contact_is_tagged_without_searching(pipeline, san
     assert event.result["contact_route"] == "metadata"
     assert state.contacts[contact_id]["tags"] == ["mp-payment-approved"]
     assert state.calls_to("ghl", "GET", "/contacts/search") == []
-    stored = run.store.redis.hgetall(f"{run.settings.key_prefix}:payment:1001")
+    stored = run.store.redis.hgetall(run.store.keys.payment("1001"))
     assert stored[b"status"] == b"approved" and stored[b"contact_id"] == contact_id.encode()
     assert stored[b"amount"] == b"100.0" and stored[b"currency"] == b"BRL"
     # The real APIs' headers were sent.
@@ -106,7 +108,7 @@ def test_older_payment_state_never_overwrites_newer(pipeline, sandbox):
 
     result = run.store.get(late).result
     assert result["action"] == "ignored_older_state"
-    stored = run.store.redis.hgetall(f"{run.settings.key_prefix}:payment:1005")
+    stored = run.store.redis.hgetall(run.store.keys.payment("1005"))
     assert stored[b"status"] == b"approved"
     assert len(_tag_calls(state)) == 1
 
@@ -253,10 +255,10 @@ def test_every_highlevel_call_holds_exactly_one_limiter_token(pipeline, sandbox)
     run.notify("1101")
     run.drain()
 
-    assert all(event.status == "success" for event in run.store.page(limit=10).items)
+    assert all(event.status == "success" for event in run.store.page(EventQuery(limit=10)).items)
     calls = state.calls_to("ghl")
     assert len(calls) == 3 + 2 + 1 + 0 + 1 + 0 + 1
-    limiter_key = f"{run.settings.key_prefix}:ratelimit:highlevel:{run.settings.ghl_location_id}"
+    limiter_key = run.store.keys.rate_limit(run.settings.ghl_location_id)
     assert run.store.redis.zcard(limiter_key) == len(calls)
 
 
@@ -265,7 +267,7 @@ def test_same_event_queued_twice_is_processed_once(pipeline, sandbox):
     state.put_payment("1011", "approved")
     run = pipeline()
     event_id = run.notify("1011")
-    assert run.store.requeue(event_id) == "queued"  # a second job for the same event
+    assert run.store.requeue(event_id, RequeueMode.MANUAL) == "queued"  # a second job for the same event
     assert run.store.pipeline().queue_depth == 2
     run.drain()
 
@@ -291,7 +293,7 @@ def test_other_types_are_recorded_as_success(pipeline, sandbox):
     run.drain()
 
     assert run.store.get(order).result == {"order_id": "77", "order_status": "paid", "action": "stored"}
-    assert run.store.redis.hget(f"{run.settings.key_prefix}:merchant_order:77", "order_status") == b"paid"
+    assert run.store.redis.hget(run.store.keys.merchant_order("77"), "order_status") == b"paid"
     other = run.store.get(plan)
     assert other.status == "success" and other.result["action"] == "none"
     assert "subscription_preapproval" in other.result["reason"]
@@ -326,16 +328,16 @@ def test_failed_tag_call_releases_the_lock_and_remembers_the_contact(pipeline, s
     event_id = run.notify("1020")
     run.work()
 
-    prefix = run.settings.key_prefix
+    keys = run.store.keys
     event = run.store.get(event_id)
     assert event.status == "pending" and event.attempts == 1
-    assert run.store.redis.exists(f"{prefix}:payment-lock:1020") == 0
-    assert run.store.redis.smembers(f"{prefix}:payment-tagged:1020") == set()
+    assert run.store.redis.exists(keys.payment_lock("1020")) == 0
+    assert run.store.redis.smembers(keys.payment_tagged("1020")) == set()
     run.drain()
     event = run.store.get(event_id)
     assert event.status == "success" and event.result["action"] == "tagged"
-    assert run.store.redis.smembers(f"{prefix}:payment-tagged:1020") == {b"approved"}
-    assert run.store.redis.exists(f"{prefix}:payment-lock:1020") == 0
+    assert run.store.redis.smembers(keys.payment_tagged("1020")) == {b"approved"}
+    assert run.store.redis.exists(keys.payment_lock("1020")) == 0
 
 
 def test_contact_found_before_a_failed_tag_call_is_remembered(pipeline, sandbox):
@@ -360,7 +362,7 @@ def test_payment_held_by_another_event_waits_for_its_lock(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("1022", "approved")
     run = pipeline()
-    lock_key = f"{run.settings.key_prefix}:payment-lock:1022"
+    lock_key = run.store.keys.payment_lock("1022")
     run.store.redis.set(lock_key, "someone-else", ex=30)
     threading.Timer(0.5, run.store.redis.delete, args=[lock_key]).start()
     started = time.monotonic()
@@ -377,20 +379,19 @@ def test_claim_returns_the_claimed_event(pipeline, sandbox):
     run = pipeline()
     event_id = run.notify("1023")
     job_id = run.store.get(event_id).job_id
-    attempt = run.store.claim(event_id, job_id, "w.x")
-    assert attempt.number == 1
-    assert attempt.event.id == event_id and attempt.event.type == "payment" and attempt.event.resource_id == "1023"
-    assert attempt.event.status == "processing" and attempt.event.attempts == 1 and attempt.event.worker == "w.x"
-    again = run.store.claim(event_id, job_id, "w.x")
-    assert again.number is None and again.event is None
+    claim = run.store.claim(event_id, job_id, "w.x")
+    assert isinstance(claim, Claim) and claim.attempt == 1
+    assert claim.event.id == event_id and claim.event.type == "payment" and claim.event.resource_id == "1023"
+    assert claim.event.status == "processing" and claim.event.attempts == 1 and claim.event.worker == "w.x"
+    assert run.store.claim(event_id, job_id, "w.x") == Skip(SkipReason.NOT_PENDING, "processing")
 
 
 def test_a_recovered_attempt_releases_its_lock_and_a_late_worker_ends_stale(pipeline, sandbox):
     run = pipeline()
-    redis, prefix = run.store.redis, run.settings.key_prefix
-    payments = PaymentStore(redis, prefix, lock_seconds=120)
-    limiter = SlidingWindowLimiter(redis, f"{prefix}:ratelimit:test", 100, 10)
-    lock, payment, tagged = (f"{prefix}:{kind}:1024" for kind in ("payment-lock", "payment", "payment-tagged"))
+    redis, keys = run.store.redis, run.store.keys
+    payments = PaymentStore(redis, keys, lock_seconds=120)
+    limiter = SlidingWindowLimiter(redis, keys.rate_limit("test"), 100, 10)
+    lock, payment, tagged = keys.payment_lock("1024"), keys.payment("1024"), keys.payment_tagged("1024")
 
     def begin(event_id: str):
         return payments.begin(
@@ -398,31 +399,28 @@ def test_a_recovered_attempt_releases_its_lock_and_a_late_worker_ends_stale(pipe
             "approved",
             time.time(),
             {"status": "approved"},
-            event_key=event_key(prefix, event_id),
+            event_id=event_id,
             limiter=limiter,
-            calls_if_remembered=False,
-            calls_otherwise=False,
+            calls=GoHighLevelCalls(if_remembered=False, otherwise=False),
         )
 
     event_id = run.notify("1024")
-    first = run.store.claim(event_id, run.store.get(event_id).job_id, "w.x")
-    assert begin(event_id).verdict == "stored" and redis.exists(lock)
+    first = start_attempt(run.store, event_id, run.store.get(event_id).job_id, "w.x")
+    assert begin(event_id).begun == Begun.STORED and redis.exists(lock)
     # The reconciler recovers the attempt (its worker is gone): the payment lock goes with it.
-    assert (
-        run.store.finish(event_id, first.number, "retryable", error="attempt abandoned", history_outcome="abandoned")
-        == "retry"
-    )
-    assert not redis.exists(lock) and not redis.hexists(event_key(prefix, event_id), "held_lock")
+    abandoned = Failure(FailureKind.RETRYABLE, "attempt abandoned", time.time())
+    assert run.store.abandon(event_id, first, abandoned) == "retry"
+    assert not redis.exists(lock) and not redis.hexists(keys.event(event_id), "held_lock")
 
-    second = run.store.claim(event_id, run.store.get(event_id).job_id, "w.y")
-    assert second.number == 2 and begin(event_id).verdict == "stored"
+    second = start_attempt(run.store, event_id, run.store.get(event_id).job_id, "w.y")
+    assert second == 2 and begin(event_id).begun == Begun.STORED
     held_by_second = redis.get(lock)
     # The first worker comes back: its outcome is refused, but what it did upstream is
     # recorded, and the lock the second attempt holds is left alone.
-    effects = [["hset", payment, "contact_id", "c-9"], ["sadd", tagged, "approved"]]
-    assert run.store.finish(event_id, first.number, "success", effects=effects) == "stale"
+    effects = PaymentEffects("1024", contact_id="c-9", tagged_status="approved")
+    assert end_attempt(run.store, event_id, first, effects=effects) == "stale"
     assert redis.hget(payment, "contact_id") == b"c-9" and redis.sismember(tagged, "approved")
     assert redis.get(lock) == held_by_second
-    assert run.store.finish(event_id, second.number, "success") == "success"
+    assert end_attempt(run.store, event_id, second) == "success"
     assert not redis.exists(lock)
     assert [h["outcome"] for h in run.store.get(event_id).history] == ["abandoned", "success"]

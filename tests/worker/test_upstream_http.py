@@ -15,8 +15,8 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from services.worker.errors import RetryableError
-from services.worker.upstream.http import Upstream, proxy_for
+from services.upstream.errors import RetryableError
+from services.upstream.http import Upstream, proxy_for
 from tests.conftest import TEST_GHL_LOCATION, TEST_GHL_TOKEN, TEST_MP_TOKEN
 from tests.support.servers import free_port
 

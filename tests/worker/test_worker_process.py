@@ -14,7 +14,7 @@ import httpx
 import redis as redis_lib
 
 from services.core.settings import load_settings
-from services.core.store import EventStore
+from services.core.store import EventCalls, EventStore
 from services.receiver.app import create_app
 from services.receiver.signature import sign
 from tests.conftest import TEST_SECRET
@@ -24,7 +24,7 @@ from tests.support.waiting import wait_until
 
 def _store(env: dict[str, str]) -> EventStore:
     settings = load_settings(env)
-    return EventStore(redis_lib.Redis.from_url(settings.redis_url), settings)
+    return EventStore(redis_lib.Redis.from_url(settings.redis_url), EventCalls(settings))
 
 
 def _notify(store: EventStore, payment_id: str) -> str:
@@ -54,7 +54,7 @@ def test_sigterm_during_a_job_finishes_it_then_exits(worker_env, sandbox, start_
     assert worker.wait(timeout=30) == 0
     event = store.get(event_id)
     assert event.status == "success", worker.output()
-    assert state.contacts and list(state.contacts.values())[0]["tags"] == ["mp-payment-approved"]
+    assert state.contacts and next(iter(state.contacts.values()))["tags"] == ["mp-payment-approved"]
 
 
 def test_worker_killed_mid_job_leaves_the_event_processing_not_lost(worker_env, sandbox, start_worker):
@@ -66,7 +66,7 @@ def test_worker_killed_mid_job_leaves_the_event_processing_not_lost(worker_env, 
     # the reconciler to recover (tests/reconciler).
     assert event.status == "processing" and event.attempts == 1
     assert event.worker and event.attempt_started_at
-    assert store.redis.zscore(f"{store.prefix}:processing", event_id) is not None
+    assert store.redis.zscore(store.keys.processing, event_id) is not None
 
 
 def test_end_to_end_receiver_redis_worker_upstreams(worker_env, sandbox, start_worker):
@@ -106,6 +106,8 @@ def test_end_to_end_receiver_redis_worker_upstreams(worker_env, sandbox, start_w
     assert 'mpwh_events{status="success"} 1.0' in metrics
     assert "mpwh_processing_duration_seconds_bucket" in metrics
     assert httpx.get(f"http://127.0.0.1:{worker.metrics_port}/healthz").status_code == 200
+    livez = httpx.get(f"http://127.0.0.1:{worker.metrics_port}/livez")
+    assert livez.status_code == 200 and livez.json()["status"] == "ok"
 
 
 def test_scheduler_process_moves_retries_and_reports_them(worker_env, sandbox, start_worker):
@@ -133,6 +135,7 @@ def test_scheduler_process_moves_retries_and_reports_them(worker_env, sandbox, s
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert "mpwh_scheduled_retries 1.0" in metrics
         assert "mpwh_scheduler_lag_seconds" in metrics
+        assert httpx.get(f"http://127.0.0.1:{port}/livez").json()["status"] == "ok"  # its poll loop beats
         event = wait_until(lambda: (e := store.get(event_id)).status == "success" and e, message="the retry to succeed")
         assert event.attempts == 2
         # The retry ran no earlier than its delay and no more than a few seconds late.

@@ -1,0 +1,86 @@
+"""An attempt at processing an event: how it starts (a claim), how it ends (its
+outcome), and the writes that record what it already did upstream (its effects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .events import Event
+
+
+class Outcome(StrEnum):
+    """How an attempt ended. The first three are also the `outcome` label of
+    mpwh_events_processed_total; `abandoned` appears only in the history (the reconciler
+    ended an attempt whose worker was gone or past JOB_TIMEOUT_SECONDS); `stale` means the
+    attempt was no longer current when it ended, so nothing of its end was recorded."""
+
+    SUCCESS = "success"
+    RETRY = "retry"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+    STALE = "stale"
+
+
+class FailureKind(StrEnum):
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an attempt failed. A retryable failure becomes a retry at `retry_at` while the
+    event has attempts left; a permanent one fails the event."""
+
+    kind: FailureKind
+    error: str
+    retry_at: float
+
+
+@dataclass(frozen=True)
+class PaymentEffects:
+    """The payment step's last writes, applied by the step that ends the attempt whatever
+    its outcome (they record what already happened at GoHighLevel): the contact found for
+    the payment and the status whose tags were added."""
+
+    payment_id: str
+    contact_id: str | None = None
+    tagged_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the worker ends its attempt: `failure` None when it succeeded, with the result
+    it reports and the payment's effects to record."""
+
+    attempt: int
+    failure: Failure | None = None
+    result: dict[str, Any] | None = None
+    effects: PaymentEffects | None = None
+
+
+class SkipReason(StrEnum):
+    """Why a job found nothing to process: another job of the same event got there first
+    (scheduler and reconciler both queued one, a retry queued twice), or its time has not come."""
+
+    MISSING = "missing"
+    NOT_PENDING = "not_pending"
+    NOT_DUE = "not_due"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A started attempt: its number and the event as the claim left it (no history)."""
+
+    attempt: int
+    event: Event
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: SkipReason
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else str(self.reason)

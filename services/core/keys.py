@@ -1,0 +1,162 @@
+"""Every Redis key this product reads or writes, in one place.
+
+Each name starts with MPWH_KEY_PREFIX, so installs can share a Redis, except the few
+that RQ fixes itself (its job hashes, its queue list and its set of queues); the queue is
+still named after the prefix. The Lua scripts get the names they know before the call as
+KEYS[]; for the ones they find inside (an index by the event's stored type, the hash of a
+job named in the event), the prelude receives the families below as `lua_scheme()`, so a
+name is written only here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from rq.job import Job
+from rq.queue import Queue
+
+from .events import EventStatus
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    # -- events ---------------------------------------------------------------------
+    def event(self, event_id: str) -> str:
+        """The event's hash."""
+        return f"{self.prefix}:event:{event_id}"
+
+    def history(self, event_id: str) -> str:
+        """The event's attempts, one JSON entry each (a list)."""
+        return f"{self.prefix}:history:{event_id}"
+
+    def duplicate_of(self, event_type: str, webhook_id: str) -> str:
+        """Holds the id of the event that stored this Webhooks-format notification."""
+        return f"{self.prefix}:dedupe:{event_type}:{webhook_id}"
+
+    def latest_for(self, event_type: str, resource_id: str) -> str:
+        """Holds the id of the newest event of a resource notified without an id (IPN)."""
+        return f"{self.prefix}:resource:{event_type}:{resource_id}"
+
+    # The indexes: sorted sets with score 0, ordered by id (ids are time-ordered), paged
+    # with ZREVRANGEBYLEX.
+    @property
+    def all_events(self) -> str:
+        return f"{self.prefix}:idx:all"
+
+    def by_status(self, status: EventStatus | str) -> str:
+        return f"{self.prefix}:idx:status:{status}"
+
+    def by_type(self, event_type: str) -> str:
+        return f"{self.prefix}:idx:type:{event_type}"
+
+    def by_status_and_type(self, status: EventStatus | str, event_type: str) -> str:
+        return f"{self.prefix}:idx:status-type:{status}:{event_type}"
+
+    @property
+    def types(self) -> str:
+        """The set of every event type seen (for the counts by type)."""
+        return f"{self.prefix}:types"
+
+    @property
+    def due(self) -> str:
+        """Pending events by the time they are due (a sorted set)."""
+        return f"{self.prefix}:due"
+
+    @property
+    def processing(self) -> str:
+        """Processing events by the time their attempt started (a sorted set)."""
+        return f"{self.prefix}:processing"
+
+    # -- payments -------------------------------------------------------------------
+    def payment(self, payment_id: str) -> str:
+        """The payment's latest state and its GoHighLevel contact (a hash)."""
+        return f"{self.prefix}:payment:{payment_id}"
+
+    def payment_lock(self, payment_id: str) -> str:
+        return f"{self.prefix}:payment-lock:{payment_id}"
+
+    def payment_tagged(self, payment_id: str) -> str:
+        """The payment's statuses already tagged in GoHighLevel (a set)."""
+        return f"{self.prefix}:payment-tagged:{payment_id}"
+
+    def merchant_order(self, order_id: str) -> str:
+        return f"{self.prefix}:merchant_order:{order_id}"
+
+    def rate_limit(self, location_id: str) -> str:
+        """GoHighLevel's sliding window for one location (a sorted set)."""
+        return f"{self.prefix}:ratelimit:highlevel:{location_id}"
+
+    # -- reconciler -----------------------------------------------------------------
+    @property
+    def reconcile_lock(self) -> str:
+        return f"{self.prefix}:reconcile:lock"
+
+    @property
+    def last_sweep(self) -> str:
+        return f"{self.prefix}:reconcile:last-sweep"
+
+    @property
+    def reconcile_totals(self) -> str:
+        return f"{self.prefix}:reconcile:totals"
+
+    # -- RQ and rq-scheduler ----------------------------------------------------------
+    @property
+    def queue_name(self) -> str:
+        return f"{self.prefix}-events"
+
+    @property
+    def queue(self) -> str:
+        return Queue.redis_queue_namespace_prefix + self.queue_name
+
+    @property
+    def queues(self) -> str:
+        return Queue.redis_queues_keys
+
+    def job(self, job_id: str) -> str:
+        return Job.redis_job_namespace_prefix + job_id
+
+    @property
+    def scheduled_jobs(self) -> str:
+        return f"{self.prefix}:scheduler:scheduled_jobs"
+
+    @property
+    def scheduler(self) -> str:
+        return f"{self.prefix}:scheduler"
+
+    @property
+    def scheduler_lock(self) -> str:
+        return f"{self.prefix}:scheduler_lock"
+
+    @property
+    def scheduler_instance_prefix(self) -> str:
+        return f"{self.prefix}:scheduler_instance:"
+
+    # -- for the Lua prelude ------------------------------------------------------------
+    @cached_property
+    def lua_scheme(self) -> str:
+        """The key families as the prelude (store/lua/prelude.lua) takes them: a family
+        is its name with an empty id, to which Lua appends the id; `status_type` also
+        gives the separator between status and type."""
+        status_type = self.by_status_and_type("\0", "\0").split("\0")
+        return json.dumps(
+            {
+                "event": self.event(""),
+                "history": self.history(""),
+                "status": self.by_status(""),
+                "type": self.by_type(""),
+                "status_type": status_type[:2],
+                "job": self.job(""),
+                "all": self.all_events,
+                "types": self.types,
+                "due": self.due,
+                "processing": self.processing,
+                "queue": self.queue,
+                "queues": self.queues,
+                "scheduled": self.scheduled_jobs,
+            },
+            separators=(",", ":"),
+        )

@@ -1,0 +1,224 @@
+"""The layer the sync and the async event store share: for every operation, which Lua
+script runs, with which keys and arguments, and how its answer becomes a typed result.
+Nothing here talks to Redis, so both stores run the same calls, each on its own client.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from .. import rqjobs
+from ..attempts import Claim, Ending, FailureKind, Outcome, Skip, SkipReason
+from ..events import Event, EventStatus, NewEvent
+from ..ids import id_floor, new_event_id
+from ..keys import Keys
+from ..lua import lua_source
+from ..redis_client import text
+from ..settings import Settings
+from .model import (
+    MAX_PAGE,
+    EventQuery,
+    Page,
+    PipelineSnapshot,
+    Receipt,
+    ReceiptStatus,
+    RequeueMode,
+    RequeueResult,
+    Stats,
+)
+
+T = TypeVar("T")
+Arg = str | bytes | int | float
+
+
+class Script(StrEnum):
+    RECEIVE = "receive"
+    CLAIM = "claim"
+    FINISH = "finish"
+    REQUEUE = "requeue"
+    DELETE = "delete"
+    PAGE = "page"
+    GET = "get"
+    STATS = "stats"
+    PIPELINE = "pipeline"
+
+
+@functools.cache
+def script_source(script: Script) -> str:
+    return lua_source(__package__ or "", "prelude", script)
+
+
+@dataclass(frozen=True)
+class ScriptCall(Generic[T]):
+    script: Script
+    keys: Sequence[str]
+    args: Sequence[Arg]
+    parse: Callable[[Any], T]
+
+
+@dataclass(frozen=True)
+class ReceiveItem:
+    """One notification as the receive script takes it (a batch is several)."""
+
+    keys: tuple[str, str]
+    args: tuple[Arg, ...]
+
+
+class EventCalls:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self._scheme = self.keys.lua_scheme
+        self._status_indexes = [self.keys.by_status(status) for status in EventStatus]
+
+    def _call(
+        self, script: Script, keys: Sequence[str], args: Sequence[Arg], parse: Callable[[Any], T]
+    ) -> ScriptCall[T]:
+        return ScriptCall(script, keys, [self._scheme, *args], parse)
+
+    def _job(self, event_id: str) -> list[Arg]:
+        return list(rqjobs.job_args(event_id, self.keys.queue_name, self.settings.job_timeout_seconds))
+
+    def receive_item(self, event: NewEvent, now: float | None = None) -> ReceiveItem:
+        now = time.time() if now is None else now
+        event_id = new_event_id(now)
+        if event.webhook_id:
+            marker, repeats = self.keys.duplicate_of(event.type, event.webhook_id), "id"
+        else:
+            marker, repeats = self.keys.latest_for(event.type, event.resource_id), "pending"
+        fields = _json(event.redis_fields(self.settings.max_attempts))
+        return ReceiveItem(
+            (self.keys.event(event_id), marker), (event_id, repr(now), repeats, fields, *self._job(event_id))
+        )
+
+    def receive(self, items: Sequence[ReceiveItem]) -> ScriptCall[list[Receipt]]:
+        def parse(result: list[Any]) -> list[Receipt]:
+            return [Receipt(ReceiptStatus(text(s)), text(i)) for s, i in zip(result[::2], result[1::2], strict=True)]
+
+        keys = [key for item in items for key in item.keys]
+        return self._call(Script.RECEIVE, keys, [arg for item in items for arg in item.args], parse)
+
+    def get(self, event_id: str) -> ScriptCall[Event | None]:
+        def parse(result: Any) -> Event | None:
+            if not result:
+                return None
+            return Event.from_redis(_decode_map(result[0]), [text(h) for h in result[1]])
+
+        return self._call(Script.GET, [self.keys.event(event_id), self.keys.history(event_id)], [], parse)
+
+    def page(self, query: EventQuery) -> ScriptCall[Page]:
+        """Newest first. The cursor is the last id returned: ids only grow, so events
+        arriving between two pages never shift or repeat what the next page holds."""
+        limit = max(1, min(query.limit, MAX_PAGE))
+        if query.status and query.type:
+            index = self.keys.by_status_and_type(query.status, query.type)
+        elif query.status:
+            index = self.keys.by_status(query.status)
+        elif query.type:
+            index = self.keys.by_type(query.type)
+        else:
+            index = self.keys.all_events
+        # Exclusive upper bound: the smaller of the cursor and the first id after `until`.
+        until = id_floor(query.until + 0.001) if query.until is not None else None
+        uppers = [bound for bound in (query.cursor, until) if bound]
+        upper = "(" + min(uppers) if uppers else "+"
+        lower = "[" + id_floor(query.since) if query.since is not None else "-"
+
+        def parse(result: list[Any]) -> Page:
+            events = [Event.from_redis(_decode_map(raw)) for raw in result if raw]
+            more = len(events) > limit
+            events = events[:limit]
+            return Page(events, events[-1].id if more else None)
+
+        return self._call(Script.PAGE, [index], [upper, lower, limit + 1], parse)
+
+    def stats(self) -> ScriptCall[Stats]:
+        def parse(result: list[Any]) -> Stats:
+            by_type = _decode_map(result[1])
+            return Stats(
+                by_status={status: int(count) for status, count in zip(EventStatus, result[0], strict=True)},
+                by_type={event_type: int(count) for event_type, count in sorted(by_type.items())},
+            )
+
+        return self._call(Script.STATS, self._status_indexes, [], parse)
+
+    def requeue(
+        self, event_id: str, mode: RequeueMode, *, expected_job_id: str = "", now: float | None = None
+    ) -> ScriptCall[RequeueResult]:
+        now = time.time() if now is None else now
+        args = [event_id, mode, repr(now), self.settings.max_attempts, expected_job_id, *self._job(event_id)]
+        return self._call(Script.REQUEUE, [self.keys.event(event_id)], args, lambda r: RequeueResult(text(r[0])))
+
+    def claim(self, event_id: str, job_id: str, worker: str, now: float | None = None) -> ScriptCall[Claim | Skip]:
+        now = time.time() if now is None else now
+
+        def parse(result: list[Any]) -> Claim | Skip:
+            answer = text(result[0])
+            if answer == "claimed":
+                return Claim(int(result[1]), Event.from_redis(_decode_map(result[2])))
+            return Skip(SkipReason(answer), text(result[1]) if len(result) > 1 else "")
+
+        keys = [self.keys.event(event_id), self.keys.history(event_id)]
+        return self._call(Script.CLAIM, keys, [event_id, job_id, worker, repr(now)], parse)
+
+    def finish(
+        self, event_id: str, ending: Ending, *, abandoned: bool = False, now: float | None = None
+    ) -> ScriptCall[Outcome]:
+        """Ends an attempt (see finish.lua): its outcome, or `stale` when the attempt is no
+        longer current. The effects apply whatever the outcome. A lock the attempt
+        registered on the event is released with it, by its worker or by the reconciler's
+        recovery (`abandoned`)."""
+        now = time.time() if now is None else now
+        failure, effects = ending.failure, ending.effects
+        keys = [self.keys.event(event_id), self.keys.history(event_id)]
+        if effects is not None:
+            keys += [self.keys.payment(effects.payment_id), self.keys.payment_tagged(effects.payment_id)]
+        args: list[Arg] = [
+            event_id,
+            ending.attempt,
+            failure.kind if failure else "",
+            repr(now),
+            failure.error if failure else "",
+            _json(ending.result) if ending.result is not None else "",
+            repr(failure.retry_at if failure else now),
+            Outcome.ABANDONED if abandoned else "",
+            (effects and effects.contact_id) or "",
+            (effects and effects.tagged_status) or "",
+        ]
+        if failure is not None and failure.kind == FailureKind.RETRYABLE:
+            args += self._job(event_id)  # the retry's job: only a retryable failure can need one
+        return self._call(Script.FINISH, keys, args, lambda r: Outcome(text(r[0])))
+
+    def pipeline(self, now: float | None = None) -> ScriptCall[PipelineSnapshot]:
+        now = time.time() if now is None else now
+
+        def parse(result: list[Any]) -> PipelineSnapshot:
+            oldest_due = float(result[2]) if result[2] else None
+            oldest_scheduled = float(result[4]) if result[4] else None
+            return PipelineSnapshot(
+                by_status={status: int(count) for status, count in zip(EventStatus, result[0], strict=True)},
+                queue_depth=int(result[1]),
+                scheduled=int(result[3]),
+                oldest_pending_age=max(0.0, now - oldest_due) if oldest_due is not None else 0.0,
+                scheduler_lag=max(0.0, now - oldest_scheduled) if oldest_scheduled is not None else 0.0,
+            )
+
+        return self._call(Script.PIPELINE, self._status_indexes, [repr(now)], parse)
+
+    def delete_finished(self, event_id: str) -> ScriptCall[bool]:
+        keys = [self.keys.event(event_id), self.keys.history(event_id)]
+        return self._call(Script.DELETE, keys, [event_id], bool)
+
+
+def _decode_map(flat: list[Any]) -> dict[str, str]:
+    return {text(k): text(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

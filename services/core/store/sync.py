@@ -1,0 +1,87 @@
+"""The event store on a blocking client: the worker, the scheduler, the reconciler and
+the operator CLI."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from redis import Redis
+
+from ..attempts import Claim, Ending, Failure, Outcome, Skip
+from ..events import Event, EventStatus, NewEvent
+from ..ids import id_floor
+from ..redis_client import text
+from .calls import EventCalls, Script, ScriptCall, script_source
+from .model import EventQuery, Page, PipelineSnapshot, Receipt, RequeueMode, RequeueResult, Stats
+
+T = TypeVar("T")
+
+
+class EventStore:
+    def __init__(self, redis: Redis, calls: EventCalls) -> None:
+        self.redis = redis
+        self.calls = calls
+        self.keys = calls.keys
+        self._scripts = {script: redis.register_script(script_source(script)) for script in Script}
+
+    def _run(self, call: ScriptCall[T]) -> T:
+        return call.parse(self._scripts[call.script](keys=call.keys, args=call.args))
+
+    def receive(self, event: NewEvent, now: float | None = None) -> Receipt:
+        return self._run(self.calls.receive([self.calls.receive_item(event, now)]))[0]
+
+    def get(self, event_id: str) -> Event | None:
+        return self._run(self.calls.get(event_id))
+
+    def page(self, query: EventQuery) -> Page:
+        return self._run(self.calls.page(query))
+
+    def stats(self) -> Stats:
+        return self._run(self.calls.stats())
+
+    def requeue(
+        self, event_id: str, mode: RequeueMode, *, expected_job_id: str = "", now: float | None = None
+    ) -> RequeueResult:
+        return self._run(self.calls.requeue(event_id, mode, expected_job_id=expected_job_id, now=now))
+
+    def pipeline(self, now: float | None = None) -> PipelineSnapshot:
+        return self._run(self.calls.pipeline(now))
+
+    # What only the worker does.
+    def claim(self, event_id: str, job_id: str, worker: str, now: float | None = None) -> Claim | Skip:
+        return self._run(self.calls.claim(event_id, job_id, worker, now))
+
+    def finish(self, event_id: str, ending: Ending, now: float | None = None) -> Outcome:
+        return self._run(self.calls.finish(event_id, ending, now=now))
+
+    # What only the reconciler does.
+    def abandon(self, event_id: str, attempt: int, failure: Failure, now: float | None = None) -> Outcome:
+        return self._run(self.calls.finish(event_id, Ending(attempt, failure), abandoned=True, now=now))
+
+    def delete_finished(self, event_id: str) -> bool:
+        return self._run(self.calls.delete_finished(event_id))
+
+    def processing_ids(self) -> list[str]:
+        return [text(i) for i in self.redis.zrange(self.keys.processing, 0, -1)]
+
+    def due_ids(self, before: float) -> list[str]:
+        return [text(i) for i in self.redis.zrangebyscore(self.keys.due, "-inf", before)]
+
+    def finished_ids(self, status: EventStatus, received_before: float, limit: int) -> list[str]:
+        bound = "(" + id_floor(received_before)
+        return [text(i) for i in self.redis.zrangebylex(self.keys.by_status(status), "-", bound, start=0, num=limit)]
+
+    def stored_payment(self, payment_id: str) -> dict[str, str]:
+        """The payment's stored state (Keys.payment); {} when none."""
+        return {text(k): text(v) for k, v in self.redis.hgetall(self.keys.payment(payment_id)).items()}
+
+    def job_of(self, event_id: str) -> str:
+        """The id of the event's latest job ("" when it has none)."""
+        return text(self.redis.hget(self.keys.event(event_id), "job_id") or "")
+
+    def job_waiting(self, job_id: str) -> bool:
+        """Whether the job is in the queue or the schedule (rather than lost)."""
+        return (
+            self.redis.lpos(self.keys.queue, job_id) is not None
+            or self.redis.zscore(self.keys.scheduled_jobs, job_id) is not None
+        )

@@ -1,0 +1,58 @@
+"""`mp-webhooks scheduler`: rq-scheduler moving due retries onto the queue.
+
+Its keys carry MPWH_KEY_PREFIX so installs can share a Redis. It polls every
+SCHEDULER_INTERVAL_SECONDS (5 s by default, rq-scheduler's own default is 60 s) so no
+retry starts more than a few seconds late. A second replica is safe: both take
+rq-scheduler's lock before moving jobs, so at most one moves them at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import REGISTRY
+from rq_scheduler import Scheduler
+
+from services.core.heartbeat import Heartbeat
+from services.core.keys import Keys
+from services.core.logs import configure_logging
+from services.core.metrics import PipelineCollector
+from services.core.metrics_server import start_metrics_server
+from services.core.redis_client import sync_redis
+from services.core.settings import Settings
+from services.core.store import EventCalls, EventStore
+
+# A turn is one poll: silent for this many intervals (and at least this long), it hangs.
+SILENT_INTERVALS = 6
+MIN_SILENCE_SECONDS = 60.0
+
+
+def scheduler_class(keys: Keys) -> type[Scheduler]:
+    """rq-scheduler with this install's key names, beating `/livez` on every turn."""
+
+    class PrefixedScheduler(Scheduler):
+        redis_scheduler_namespace_prefix = keys.scheduler_instance_prefix
+        scheduler_key = keys.scheduler
+        scheduler_lock_key = keys.scheduler_lock
+        scheduled_jobs_key = keys.scheduled_jobs
+        beat: Heartbeat | None = None
+
+        def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+            if self.beat is not None:
+                self.beat.beat()
+            super().heartbeat(*args, **kwargs)
+
+    return PrefixedScheduler
+
+
+def run_scheduler(settings: Settings, *, burst: bool = False) -> None:
+    configure_logging(settings.log_level)
+    redis = sync_redis(settings)
+    store = EventStore(redis, EventCalls(settings))
+    REGISTRY.register(PipelineCollector(store))
+    beat = Heartbeat(max(MIN_SILENCE_SECONDS, SILENT_INTERVALS * settings.scheduler_interval_seconds))
+    start_metrics_server(settings.metrics_port, beat)
+    scheduler = scheduler_class(store.keys)(
+        queue_name=store.keys.queue_name, connection=redis, interval=settings.scheduler_interval_seconds
+    )
+    scheduler.beat = beat
+    scheduler.run(burst=burst)

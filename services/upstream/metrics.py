@@ -1,0 +1,28 @@
+"""Metrics of the calls to Mercado Pago and GoHighLevel (worker and reconciler)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+UPSTREAM_REQUESTS = Counter(
+    "mpwh_upstream_requests_total",
+    "Requests to Mercado Pago and GoHighLevel by HTTP status (or timeout/error).",
+    ["upstream", "code"],
+)
+UPSTREAM_DURATION = Histogram(
+    "mpwh_upstream_request_duration_seconds",
+    "Duration of requests to Mercado Pago and GoHighLevel.",
+    ["upstream"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+GHL_RATE_LIMIT_WAITS = Counter(
+    "mpwh_ghl_rate_limit_waits_total",
+    "Times a GoHighLevel call waited for the shared rate limiter or a 429's interval.",
+)
+GHL_RATE_LIMIT_WAIT_SECONDS = Counter(
+    "mpwh_ghl_rate_limit_wait_seconds_total",
+    "Seconds spent waiting for GoHighLevel's rate limit.",
+)
+
+for _upstream in ("mercadopago", "highlevel"):
+    UPSTREAM_DURATION.labels(_upstream)

@@ -1,1 +1,0 @@
-"""Clients of the two upstream APIs, over one pooled httpx client each."""

@@ -1,1 +1,0 @@
-from tests.worker.conftest import pipeline, sandbox, start_worker, worker_env  # noqa: F401 - shared fixtures

@@ -39,7 +39,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks" / "receiver"
+sys.path.insert(0, str(ROOT))
+
+from tests.support.servers import free_port  # noqa: E402 - importable once ROOT is on the path
+
 SECRET = "bench-secret-not-for-production"
 PREFIX = "mpwh-bench"
 # The same body benchmarks/receiver/signed.lua builds.
@@ -80,12 +83,6 @@ def generate_signed(path: Path, count: int, tag: str) -> None:
 # Servers.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def http_get(port: int, path: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
@@ -107,7 +104,7 @@ class Server:
     log: Any = None
 
     def start(self) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log", delete=False)  # noqa: SIM115 - open for the server's life, closed by stop()
         cpu = self.cpu
 
         def pin() -> None:
@@ -295,13 +292,13 @@ def describe_machine(redis_client, loadgen: str) -> list[str]:
     import uvicorn
 
     try:
-        import uvloop  # noqa: F401
+        import uvloop  # noqa: F401 - only whether it is installed
 
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
     try:
-        import httptools  # noqa: F401
+        import httptools  # noqa: F401 - only whether it is installed
 
         parser = "httptools"
     except ImportError:
@@ -423,17 +420,22 @@ def main() -> int:
         for line in describe_machine(redis_client, loadgen):
             print("  " + line)
         print(
-            f"  rounds: {args.rounds} per server, {args.duration:g} s each, alternated receiver/bare, after {args.warmup:g} s warm-up each"
+            f"  rounds: {args.rounds} per server, {args.duration:g} s each, alternated receiver/bare, "
+            f"after {args.warmup:g} s warm-up each"
         )
         print(
-            f"  receiver: `{' '.join(receiver.argv[-2:] if len(receiver.argv) > 2 else receiver.argv)}` LOG_LEVEL={args.log_level}, Redis {args.redis_url} (flushed)"
+            f"  receiver: `{' '.join(receiver.argv[-2:] if len(receiver.argv) > 2 else receiver.argv)}` "
+            f"LOG_LEVEL={args.log_level}, Redis {args.redis_url} (flushed)"
         )
         print()
         if args.warmup > 0:
             load(receiver, args.warmup, f"{run_tag}90")
             load(bare, args.warmup, f"{run_tag}91")
 
-        header = f"{'round':>5}  {'server':<8} {'req/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'non-200':>7} {'errors':>6} {'CPU us/req':>10}  stored"
+        header = (
+            f"{'round':>5}  {'server':<8} {'req/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+            f"{'non-200':>7} {'errors':>6} {'CPU us/req':>10}  stored"
+        )
         print(header)
         for index in range(args.rounds):
             for server in (receiver, bare):
@@ -460,7 +462,8 @@ def main() -> int:
                 rate = result["requests"] / result["seconds"]
                 print(
                     f"{index + 1:>5}  {server.name:<8} {rate:>9.0f} {result['p50_ms']:>7.2f} {result['p90_ms']:>7.2f}"
-                    f" {result['p99_ms']:>7.2f} {result['max_ms']:>7.1f} {non_200:>7} {result['socket_errors']:>6} {result['cpu_us_per_request']:>10.0f}  {stored}",
+                    f" {result['p99_ms']:>7.2f} {result['max_ms']:>7.1f} {non_200:>7} {result['socket_errors']:>6}"
+                    f" {result['cpu_us_per_request']:>10.0f}  {stored}",
                     flush=True,
                 )
     finally:
@@ -476,7 +479,8 @@ def main() -> int:
     for s in (a, b):
         print(
             f"  {s['name']:<8} {s['rps']:>8.0f} req/s  p50 {s['p50_ms']:.2f} ms  p99 {s['p99_ms']:.2f} ms"
-            f"  {s['cpu_us']:.0f} us CPU/request  {s['requests']} requests, {s['non_200']} non-200, {s['socket_errors']} socket errors"
+            f"  {s['cpu_us']:.0f} us CPU/request  {s['requests']} requests, {s['non_200']} non-200, "
+            f"{s['socket_errors']} socket errors"
         )
         for sample in s["samples"]:
             print(f"    non-200: {sample}")

@@ -55,7 +55,6 @@ import http.client
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -71,40 +70,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PREFIX = "bench"
-MP_TOKEN = "bench-mp-token"
-GHL_TOKEN = "bench-ghl-token"
-GHL_LOCATION = "bench-location"
-GHL_VERSION = "2021-07-28"
+from benchmarks.worker.setup import (  # noqa: E402 - importable once ROOT is on the path
+    GHL_LOCATION,
+    GHL_TOKEN,
+    GHL_VERSION,
+    MP_TOKEN,
+    PREFIX,
+    UPSTREAM_MODULES,
+    clean_env,
+    upstream_command,
+)
+from tests.support.servers import free_port  # noqa: E402 - as above
+
 NOOP_QUEUE = "bench-noop"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# Variables of the product that must not leak into the workers from this shell.
-_PRODUCT_ENV = (
-    "MP_",
-    "GHL_",
-    "MPWH_",
-    "RETRY_",
-    "JOB_",
-    "POD_",
-    "RECONCILE_",
-    "SCHEDULER_",
-    "RETENTION_",
-    "PUSHGATEWAY_",
-    "WORKER_POD_",
-    "API_TOKEN",
-    "REDIS_URL",
-    "METRICS_PORT",
-    "LOG_LEVEL",
-)
 
 
 # Processes.
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def proc_rss_kib(pid: int) -> tuple[int, int] | None:
@@ -185,10 +167,6 @@ class Process:
         self.log.close()
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(_PRODUCT_ENV)}
-
-
 def worker_command() -> list[str]:
     script = ROOT / ".venv" / "bin" / "mp-webhooks"
     if script.exists():
@@ -199,28 +177,11 @@ def worker_command() -> list[str]:
 # The fake upstreams.
 
 
-UPSTREAM_MODULES = {"lean": "benchmarks.worker.lean_upstream", "sandbox": "benchmarks.worker.upstream"}
-
-
 class Upstream:
     def __init__(self, cpus: set[int] | None, logdir: Path, kind: str = "lean") -> None:
         self.port = free_port()
         self.kind = kind
-        argv = [
-            sys.executable,
-            "-m",
-            UPSTREAM_MODULES[kind],
-            "--port",
-            str(self.port),
-            "--mp-token",
-            MP_TOKEN,
-            "--ghl-token",
-            GHL_TOKEN,
-            "--location",
-            GHL_LOCATION,
-            "--version",
-            GHL_VERSION,
-        ]
+        argv = upstream_command(kind, self.port)
         env = {**clean_env(), "PYTHONPATH": str(ROOT)}
         self.process = Process("sandbox", argv, env, cpus, logdir)
         deadline = time.monotonic() + 30
@@ -390,9 +351,10 @@ class Bench:
     def run_events(self, upstream: Upstream, count: int, workers: int, latency: float, scenario: str) -> Run:
         from rq import Queue
 
-        from services.core.events import NewEvent
+        from services.core.events import EventStatus, NewEvent, Source
         from services.core.settings import load_settings
-        from services.core.store import EventStore, event_key
+        from services.core.store import EventCalls, EventStore
+        from services.core.store.model import ReceiptStatus
 
         self.run_index += 1
         first_id = 10_000_000 * self.run_index
@@ -400,14 +362,14 @@ class Bench:
         upstream.reset(latency, f"run{self.run_index}", count, first_id)
         env = self.base_env(upstream)
         settings = load_settings(env)
-        store = EventStore(self.redis, settings)
+        store = EventStore(self.redis, EventCalls(settings))
         for index in range(count):
             resource = str(first_id + index)
             status, _ = store.receive(
-                NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"bench-{resource}")
+                NewEvent(source=Source.WEBHOOK, type="payment", resource_id=resource, webhook_id=f"bench-{resource}")
             )
-            assert status == "received", status
-        queue = Queue(settings.queue_name, connection=self.redis)
+            assert status == ReceiptStatus.RECEIVED, status
+        queue = Queue(store.keys.queue_name, connection=self.redis)
         self.queue_barriers(queue, workers)
         procs = [
             Process(
@@ -419,7 +381,8 @@ class Bench:
             )
             for n in range(workers)
         ]
-        success_key, failed_key = store.status_index_key("success"), store.status_index_key("failed")
+        keys = store.keys
+        success_key, failed_key = keys.by_status(EventStatus.SUCCESS), keys.by_status(EventStatus.FAILED)
 
         def done() -> bool:
             pipe = self.redis.pipeline(transaction=False)
@@ -435,7 +398,7 @@ class Bench:
         event_ids = [raw.decode() for raw in self.redis.zrange(success_key, 0, -1)]
         pipe = self.redis.pipeline(transaction=False)
         for event_id in event_ids:
-            pipe.hmget(event_key(PREFIX, event_id), "job_id", "result", "attempts", "attempt_started_at", "updated_at")
+            pipe.hmget(keys.event(event_id), "job_id", "result", "attempts", "attempt_started_at", "updated_at")
         rows = pipe.execute()
         actions: Counter = Counter()
         for _, result, attempts, _, _ in rows:
@@ -543,7 +506,8 @@ def describe_machine(redis_client, args: argparse.Namespace) -> list[str]:
     ).stdout.strip()
     placement = (
         (
-            f"workers (product and baseline) pinned to CPU {args.worker_cpu}; fake upstream and this script to CPU {args.upstream_cpu}; Redis not pinned"
+            f"workers (product and baseline) pinned to CPU {args.worker_cpu}; "
+            f"fake upstream and this script to CPU {args.upstream_cpu}; Redis not pinned"
         )
         if not args.no_pin
         else "no pinning"
@@ -554,7 +518,8 @@ def describe_machine(redis_client, args: argparse.Namespace) -> list[str]:
         f"Redis server {redis_client.info('server')['redis_version']}; commit {commit}"
         + (" (services/ has uncommitted changes)" if dirty else ""),
         f"  placement: {placement}",
-        f"  workers: `{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(worker_command()))}`, LOG_LEVEL=WARNING, "
+        f"  workers: `{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(worker_command()))}`, "
+        "LOG_LEVEL=WARNING, "
         f"GHL_RATE_LIMIT_REQUESTS=1000000, Redis {args.redis_url} (flushed before each run)",
         "  timing: from the start barrier's release (all workers up) to the last job's RQ ended_at",
     ]
@@ -568,19 +533,23 @@ def rss_text(run: Run) -> str:
     return f"{statistics.mean(run.rss_mib):.1f} ({min(run.rss_mib):.1f}-{max(run.rss_mib):.1f})"
 
 
+def print_rows(lines: list[tuple[str, ...]]) -> None:
+    """A table: the first line is the header; the first column left-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for n, line in enumerate(lines):
+        cells = (cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
+        print("  " + "  ".join(cells))
+        if n == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
 def print_table(rows: list[tuple[Run, str]]) -> None:
     header = ("scenario", "workers", "events", "seconds", "events/s", "ratio", "RSS MiB/process")
     lines = [header] + [
         (run.scenario, str(run.workers), str(run.events), f"{run.seconds:.2f}", f"{run.rate:.1f}", ratio, rss_text(run))
         for run, ratio in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for n, line in enumerate(lines):
-        print(
-            "  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
-        )
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
+    print_rows(lines)
 
 
 def print_details(runs: list[Run]) -> None:
@@ -612,13 +581,7 @@ def print_details(runs: list[Run]) -> None:
                 f"{max(run.hwm_mib):.1f}" if run.hwm_mib else "-",
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for n, line in enumerate(lines):
-        print(
-            "  " + "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(line))
-        )
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
+    print_rows(lines)
 
 
 def main() -> int:
@@ -679,7 +642,8 @@ def main() -> int:
                     noops.append(bench.run_noop(args.events))
                     zero.append(bench.run_events(upstream, args.events, 1, 0.0, "events, 0 ms"))
                     print(
-                        f"  round {round_number}: no-op {noops[-1].rate:.0f} jobs/s, events {zero[-1].rate:.1f} events/s, "
+                        f"  round {round_number}: no-op {noops[-1].rate:.0f} jobs/s, "
+                        f"events {zero[-1].rate:.1f} events/s, "
                         f"ratio {zero[-1].rate / noops[-1].rate:.3f}x",
                         flush=True,
                     )
@@ -722,7 +686,8 @@ def main() -> int:
         if run.calls:
             by = ", ".join(f"{name} {count}" for name, count in run.calls["by_endpoint"].items())
             print(
-                f"  {run.scenario} x{run.workers}: {run.calls['total']} upstream calls ({by}); outcomes {dict(run.actions)}"
+                f"  {run.scenario} x{run.workers}: {run.calls['total']} upstream calls ({by}); "
+                f"outcomes {dict(run.actions)}"
             )
             break
     met = None
@@ -730,12 +695,13 @@ def main() -> int:
         ratio = best_zero.rate / best_noop.rate
         met = ratio >= args.target
         print(
-            f"  zero latency: best {best_zero.rate:.1f} events/s vs best {best_noop.rate:.0f} no-op jobs/s = {ratio:.3f}x "
+            f"  zero latency: best {best_zero.rate:.1f} events/s vs best {best_noop.rate:.0f} no-op jobs/s "
+            f"= {ratio:.3f}x "
             f"(target >= {args.target}x): {'MET' if met else 'MISSED'}"
         )
         # Each round's pair ran back to back, so its ratio is the least exposed to the
         # machine's load drifting between rounds.
-        paired = [z.rate / n.rate for z, n in zip(zero, noops)]
+        paired = [z.rate / n.rate for z, n in zip(zero, noops, strict=True)]
         print(
             f"  each round's ratio: {', '.join(f'{r:.3f}x' for r in paired)} (median {statistics.median(paired):.3f}x)"
         )

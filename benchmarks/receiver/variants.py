@@ -49,17 +49,18 @@ def serve(port: int, variant: str) -> None:
 
     from services.core.logs import configure_logging
     from services.core.settings import load_settings
+    from services.core.store.model import Receipt, ReceiptStatus
     from services.receiver.app import create_app
 
     settings = load_settings()
     app = create_app(settings)
     configure_logging("WARNING" if "no-log" in parts else settings.log_level)
-    store = app.state.store
+    store = app.state.receiver.store
 
     if "no-redis" in parts:
 
         async def stub(event, now=None):
-            return "received", "0" * 23
+            return Receipt(ReceiptStatus.RECEIVED, "0" * 23)
 
         store.receive = stub
     if "gc-freeze" in parts:

@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.worker_bench import GHL_LOCATION, GHL_TOKEN, GHL_VERSION, MP_TOKEN, PREFIX, clean_env, free_port  # noqa: E402
+from benchmarks.worker import setup  # noqa: E402 - importable once ROOT is on the path
+from tests.support.servers import free_port  # noqa: E402 - as above
 
 TOTALS: dict[str, list[float]] = {}
 COMMANDS: Counter = Counter()
@@ -72,23 +73,9 @@ def main() -> None:
         os.sched_setaffinity(0, {0})
     port = free_port()
     sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.worker.lean_upstream" if args.upstream == "lean" else "benchmarks.worker.upstream",
-            "--port",
-            str(port),
-            "--mp-token",
-            MP_TOKEN,
-            "--ghl-token",
-            GHL_TOKEN,
-            "--location",
-            GHL_LOCATION,
-            "--version",
-            GHL_VERSION,
-        ],
+        setup.upstream_command(args.upstream, port),
         cwd=ROOT,
-        env={**clean_env(), "PYTHONPATH": str(ROOT)},
+        env={**setup.clean_env(), "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         preexec_fn=None if args.no_pin else (lambda: os.sched_setaffinity(0, {1})),
@@ -117,16 +104,16 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     import redis.client
     from rq import SimpleWorker
 
-    from services.core.events import NewEvent
+    from services.core.events import EventStatus, NewEvent, Source
     from services.core.logs import configure_logging
     from services.core.settings import load_settings
     from services.core.store import EventStore
+    from services.upstream.http import Upstream
+    from services.upstream.ratelimit import SlidingWindowLimiter
     from services.worker import tasks
     from services.worker.payments import PaymentStore
     from services.worker.processor import Processor
-    from services.worker.ratelimit import SlidingWindowLimiter
-    from services.worker.runner import build_processor, build_worker
-    from services.worker.upstream.http import Upstream
+    from services.worker.runner import build_processor, build_worker, liveness
 
     first_id = 50_000_000
     sandbox_request(
@@ -134,12 +121,12 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     )
     env = {
         "REDIS_URL": args.redis_url,
-        "MPWH_KEY_PREFIX": PREFIX,
+        "MPWH_KEY_PREFIX": setup.PREFIX,
         "LOG_LEVEL": "WARNING",
-        "MP_ACCESS_TOKEN": MP_TOKEN,
-        "GHL_API_TOKEN": GHL_TOKEN,
-        "GHL_LOCATION_ID": GHL_LOCATION,
-        "GHL_API_VERSION": GHL_VERSION,
+        "MP_ACCESS_TOKEN": setup.MP_TOKEN,
+        "GHL_API_TOKEN": setup.GHL_TOKEN,
+        "GHL_LOCATION_ID": setup.GHL_LOCATION,
+        "GHL_API_VERSION": setup.GHL_VERSION,
         "MP_API_BASE_URL": f"http://127.0.0.1:{port}/mp",
         "GHL_API_BASE_URL": f"http://127.0.0.1:{port}/ghl",
         "GHL_RATE_LIMIT_REQUESTS": "1000000",
@@ -153,7 +140,7 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     for index in range(count):
         resource = str(first_id + index)
         processor.store.receive(
-            NewEvent(source="webhook", type="payment", resource_id=resource, webhook_id=f"split-{resource}")
+            NewEvent(source=Source.WEBHOOK, type="payment", resource_id=resource, webhook_id=f"split-{resource}")
         )
 
     Upstream._send = timed("upstream HTTP exchange", Upstream._send)
@@ -178,7 +165,7 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
     redis.client.Redis.execute_command = count_command
     redis.client.Pipeline.execute = count_pipeline
 
-    worker = build_worker(settings, processor)
+    worker = build_worker(settings, processor, liveness(settings))
     profile = None
     if args.profile:
         import cProfile
@@ -197,7 +184,7 @@ def run(args: argparse.Namespace, port: int, count: int) -> None:
             profile.dump_stats(os.environ["SPLIT_PROFILE_OUT"])
     redis.client.Redis.execute_command = command
     redis.client.Pipeline.execute = execute
-    success = client.zcard(processor.store.status_index_key("success"))
+    success = client.zcard(processor.store.keys.by_status(EventStatus.SUCCESS))
 
     print(
         f"{count} events in this process ({success} success): {1000 * wall / count:.2f} ms wall, "
@@ -219,9 +206,9 @@ def compare_clients(port: int, count: int = 1000) -> None:
     import httpx
     import urllib3
 
-    from services.worker.upstream.http import Upstream
+    from services.upstream.http import Upstream
 
-    headers = {"Authorization": f"Bearer {MP_TOKEN}"}
+    headers = {"Authorization": f"Bearer {setup.MP_TOKEN}"}
     sandbox_request(port, "POST", "/bench/reset", {"latency": 0, "prefix": "cmp", "count": 1, "first_id": 1})
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/mp", headers=headers) as hx:
         raw = http.client.HTTPConnection("127.0.0.1", port)

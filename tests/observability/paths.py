@@ -15,6 +15,8 @@ PLAIN_RULES_TESTS = ROOT / "k8s" / "prometheus" / "mp-webhooks.rules.test.yml"
 NO_NOTIFICATIONS_TESTS = Path(__file__).resolve().parent / "no-notifications.rules.test.yml"
 RENDER_RULES = ROOT / "scripts" / "render-rules"
 RUNTIME_CONTRACT = ROOT / "docs" / "runtime-contract.md"
+# The README shows it; the live Prometheus test rewrites it when MPWH_UPDATE_SCREENSHOTS=1.
+DOCS_PANEL_IMAGE = ROOT / "docs" / "images" / "dashboard-panel.png"
 OBSERVABILITY_DOC = ROOT / "README.md"
 
 

@@ -1,4 +1,5 @@
-"""Runs scripts/render-rules the way a person would, for the tests."""
+"""Runs scripts/render-rules (Helm's rendering of the chart's rules) the way a person
+would, for the tests."""
 
 from __future__ import annotations
 
@@ -35,14 +36,22 @@ def render_rules(
 ) -> Path:
     """Render the chart's rules template into tmp_path/name and return that path."""
     output = tmp_path / name
-    command = [sys.executable, str(RENDER_RULES), "--release", release, "--output", str(output)]
+    args = ["--release", release, "--output", str(output)]
     if values is not None:
-        values_file = tmp_path / f"{name}.values.yaml"
-        values_file.write_text(yaml.safe_dump(values))
-        command += ["--values", str(values_file)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        args += ["--values", str(values_file(tmp_path, f"{name}.values.yaml", values))]
+    result = render_rules_cli(*args)
     assert result.returncode == 0, f"render-rules failed:\n{result.stderr}"
     return output
+
+
+def values_file(directory: Path, name: str, values: dict[str, Any]) -> Path:
+    path = directory / name
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def render_rules_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, str(RENDER_RULES), *args])
 
 
 def run(command: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,8 @@
 """The chart ships exactly these assets: `helm template` renders the PrometheusRule
-whose spec is what scripts/render-rules produces (so the plain file, rendered without
-Helm, matches what Helm users get), and one dashboard ConfigMap per JSON file with the
-file untouched (dashboards hold Grafana's own {{legend}} templates and must not go
-through `tpl`)."""
+whose spec is the plain rules file (so people without the Prometheus Operator load the
+rules Helm users get), scripts/render-rules hands the release and values files to Helm,
+and one dashboard ConfigMap per JSON file with the file untouched (dashboards hold
+Grafana's own {{legend}} templates and must not go through `tpl`)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ import yaml
 
 from tests.observability.paths import CHART, PLAIN_RULES, tool
 from tests.observability.queries import dashboard_files
-from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, run
+from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, run, values_file
 
 
 def helm_template(release: str, tmp_path: Path, values: dict[str, Any], show_only: str) -> list[dict]:
-    values_file = tmp_path / "helm-values.yaml"
-    values_file.write_text(yaml.safe_dump(values))
-    result = run([tool("helm"), "template", release, str(CHART), "-f", str(values_file), "--show-only", show_only])
+    values_path = values_file(tmp_path, "helm-values.yaml", values)
+    result = run([tool("helm"), "template", release, str(CHART), "-f", str(values_path), "--show-only", show_only])
     assert result.returncode == 0, f"helm template failed:\n{result.stderr}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -37,7 +36,7 @@ def test_helm_renders_the_plain_rules_file_with_default_values(tmp_path: Path) -
     assert rule["spec"] == yaml.safe_load(PLAIN_RULES.read_text())
 
 
-def test_helm_and_render_rules_agree_on_non_default_values(tmp_path: Path) -> None:
+def test_render_rules_passes_release_and_values_to_helm(tmp_path: Path) -> None:
     [rule] = helm_template("shop", tmp_path, with_rules_enabled(NON_DEFAULT_VALUES), "templates/prometheusrule.yaml")
     rendered = render_rules(tmp_path, NON_DEFAULT_VALUES, release="shop")
     assert rule["spec"] == yaml.safe_load(rendered.read_text())

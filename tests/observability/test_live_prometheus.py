@@ -1,12 +1,13 @@
 """Proof against a real Prometheus (issue #5): Debian's prometheus scrapes a locally
-running receiver, worker and scheduler (and, through a stand-in Pushgateway, what
-`mp-webhooks reconcile` pushes) while the test drives successes, retries, permanent
+running receiver, worker and scheduler (and, through Debian's Pushgateway, what
+`mp-webhooks reconcile` pushes to PUSHGATEWAY_URL) while the test drives successes, retries, permanent
 failures, duplicates and rejected requests through the system. Then every dashboard
 query and every alert expression is run through Prometheus's HTTP API: each must parse,
 and each must show the series it is meant to show (or, for the alerts that watch for
 trouble this run does not cause, stay silent); the failure-ratio alert's expression
-must cross its threshold once failures are injected. One dashboard panel is drawn to
-tests/artifacts/dashboard-panel.png for a person to look at.
+must cross its threshold once failures are injected. One dashboard panel is drawn with
+matplotlib to tests/artifacts/dashboard-panel.png for a person to look at (and, with
+MPWH_UPDATE_SCREENSHOTS=1, to docs/images/dashboard-panel.png, which the README shows).
 
 Grafana's $__rate_interval is replaced by 15s: with a 1s scrape that is ~15 samples
 per window; fixed windows ([5m], [10m], [1h]) stay as the dashboards and rules have
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,23 +30,16 @@ from typing import Any
 
 import httpx
 import pytest
+from matplotlib.colors import to_rgb
+from matplotlib.image import imread
 
 from services.receiver.signature import sign
 from services.sandbox.app import create_sandbox
 from services.sandbox.state import SandboxState
 from tests.conftest import TEST_API_TOKEN, TEST_GHL_LOCATION, TEST_GHL_TOKEN, TEST_MP_TOKEN, TEST_SECRET
-from tests.observability.live_stack import (
-    MiniPushgateway,
-    Process,
-    Prometheus,
-    component_command,
-    legend_label,
-    process_env,
-    prometheus_binary,
-    read_png_header,
-    render_line_chart,
-)
-from tests.observability.paths import PLAIN_RULES, ROOT
+from tests.observability.live_stack import Process, Prometheus, Pushgateway, component_command, process_env
+from tests.observability.panel import HEIGHT, WIDTH, draw_panel, legend_label
+from tests.observability.paths import DOCS_PANEL_IMAGE, PLAIN_RULES, ROOT, tool
 from tests.observability.queries import alert_expressions, dashboard_files, dashboard_queries, panels
 from tests.observability.rendering import render_rules
 from tests.support.servers import free_port, serve_app, wait_for_port
@@ -110,7 +106,7 @@ class LiveStack:
     sandbox: SandboxState
     receiver_url: str
     processes: list[Process]
-    pushgateway: MiniPushgateway
+    pushgateway: Pushgateway
     started_at: float
     healthy_settled_at: float = 0.0
     absent_before_push: list[dict[str, Any]] = field(default_factory=list)
@@ -122,7 +118,7 @@ class LiveStack:
 
 def _component_env(redis_url: str, sandbox_url: str, pushgateway_url: str) -> dict[str, str]:
     """As tests/conftest.py's make_env (which is function-scoped, and this stack is
-    per module), pointed at the sandbox and the stand-in Pushgateway."""
+    per module), pointed at the sandbox and the Pushgateway."""
     return {
         "REDIS_URL": redis_url,
         "MPWH_KEY_PREFIX": f"t{uuid.uuid4().hex[:10]}",
@@ -215,12 +211,12 @@ def _prometheus_sees(prometheus: Prometheus, expr: str, expected: float) -> bool
 
 @pytest.fixture(scope="module")
 def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    prometheus_binary()  # fails (never skips) with how to install it
+    tool("prometheus")  # fails (never skips) with how to install it
     workdir = tmp_path_factory.mktemp("live-prometheus")
     with ExitStack() as cleanup:
         state = SandboxState(TEST_MP_TOKEN, TEST_GHL_TOKEN, "2021-07-28", TEST_GHL_LOCATION)
         sandbox_url = cleanup.enter_context(serve_app(create_sandbox(state)))
-        pushgateway = MiniPushgateway().start()
+        pushgateway = Pushgateway(workdir, free_port())
         cleanup.callback(pushgateway.stop)
         env = _component_env(redis_url, sandbox_url, pushgateway.url)
 
@@ -579,7 +575,8 @@ def test_failure_ratio_alert_crosses_its_threshold_when_failures_are_injected(li
     assert alerts["MpwhFailureRatioHigh"]["state"] in ("pending", "firing"), alerts
     assert float(alerts["MpwhFailureRatioHigh"]["value"]) > FAILURE_RATIO_THRESHOLD
     print(
-        f"\nMpwhFailureRatioHigh: {value:.3f} (threshold {FAILURE_RATIO_THRESHOLD}, share of failed attempts {expected:.3f})"
+        f"\nMpwhFailureRatioHigh: {value:.3f} "
+        f"(threshold {FAILURE_RATIO_THRESHOLD}, share of failed attempts {expected:.3f})"
     )
 
 
@@ -605,14 +602,22 @@ def test_a_dashboard_panel_is_drawn_for_a_person_to_look_at(live: LiveStack) -> 
     ]
     assert any(v > 0 for _, values in series for _, v in values), series
     ARTIFACT.unlink(missing_ok=True)
-    render_line_chart(
+    draw_panel(
         ARTIFACT,
         PANEL_TO_RENDER,
         series,
         y_unit="req/s",
         subtitle=f"rate over {RATE_INTERVAL}, from a live Prometheus scraping receiver, worker and scheduler",
     )
-    width, height = read_png_header(ARTIFACT)
-    assert (width, height) == (1100, 560)
-    assert ARTIFACT.stat().st_size > 5_000, ARTIFACT.stat().st_size
+    image = imread(ARTIFACT)
+    assert image.shape == (HEIGHT, WIDTH, 4), image.shape
+    # The series' lines are in the plot, left of the legend (which shows each colour too).
+    plot = image[:, : WIDTH * 3 // 4, :3]
+    line_colors = [to_rgb(f"C{index}") for index in range(len(series))]
+    drawn = sum(int((abs(plot - color).max(axis=2) < 0.02).sum()) for color in line_colors)
+    assert drawn > 500, f"only {drawn} pixels in the series' colours"
+    if os.environ.get("MPWH_UPDATE_SCREENSHOTS") == "1":
+        DOCS_PANEL_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACT, DOCS_PANEL_IMAGE)
+        print(f"\nscreenshot updated: {DOCS_PANEL_IMAGE}")
     print(f"\npanel drawn: {ARTIFACT}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -16,13 +15,12 @@ from tests.observability.paths import (
     NO_NOTIFICATIONS_TESTS,
     PLAIN_RULES,
     PLAIN_RULES_TESTS,
-    RENDER_RULES,
     RUNTIME_CONTRACT,
     tool,
 )
 from tests.observability.promql import contract_metric_names, metric_names
 from tests.observability.queries import alert_expressions
-from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, run
+from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, render_rules_cli, run
 
 DEFAULT_RUNBOOK_BASE = "https://github.com/example/mp-webhooks/blob/main/README.md"
 # Every alert the chart can render (MpwhNoNotifications only when enabled).
@@ -50,7 +48,7 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 def test_plain_rules_file_is_in_sync_with_the_chart_template() -> None:
-    result = run([sys.executable, str(RENDER_RULES), "--check"])
+    result = render_rules_cli("--check")
     assert result.returncode == 0, f"{result.stderr}(run scripts/render-rules and commit the result)"
 
 

@@ -1,49 +1,74 @@
-"""README.md has a runbook for every alert, under a
-heading whose GitHub anchor is exactly the one the alert's runbook_url points at."""
+"""Every alert the chart can fire has its runbook, docs/runbooks/<AlertName>.md (the
+file name its runbook_url ends with), which opens with the commands the on-call runs
+first; the runbooks show how to retry failed events. Whether those commands are right
+is tests/deploy/test_readme_commands.py's job."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from tests.observability.paths import OBSERVABILITY_DOC
-from tests.observability.queries import alert_expressions
-from tests.observability.rendering import render_rules
+import pytest
+
+from tests.docs.markdown import RUNBOOKS, code_blocks, links, shell_commands
+from tests.observability.paths import RULES_TEMPLATE
+
+INDEX = RUNBOOKS / "README.md"
+FIRST_COMMANDS = 3
+SECTIONS = ["Means", "Check", "Do"]
 
 
-def github_anchor(heading: str) -> str:
-    """GitHub's heading anchor: lower case, punctuation dropped (hyphens and
-    underscores kept), spaces to hyphens."""
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
+def alert_names() -> list[str]:
+    """Every alert of the rules template, the optional ones included."""
+    return re.findall(r"^\s*- alert:\s*(\S+)\s*$", RULES_TEMPLATE.read_text(), re.M)
 
 
-def anchors(markdown: str) -> set[str]:
-    in_code = False
-    found: set[str] = set()
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        elif not in_code and (match := re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)):
-            found.add(github_anchor(match[1]))
-    return found
+ALERTS = alert_names()
 
 
-def test_github_anchor_matches_the_documented_example() -> None:
-    assert github_anchor("Runbook: MpwhFailureRatioHigh") == "runbook-mpwhfailureratiohigh"
+def test_the_rules_template_defines_alerts() -> None:
+    assert len(ALERTS) >= 10 and len(set(ALERTS)) == len(ALERTS), ALERTS
+    assert "MpwhNoNotifications" in ALERTS, "an alert rendered only when enabled is still found"
 
 
-def test_every_alert_has_a_runbook_heading_with_its_anchor(tmp_path: Path) -> None:
-    enabled = render_rules(tmp_path, {"prometheusRule": {"rules": {"noNotifications": {"enabled": True}}}})
-    documented = anchors(OBSERVABILITY_DOC.read_text())
-    for name, _ in alert_expressions(enabled):
-        assert f"runbook-{name.lower()}" in documented, f"no '#### Runbook: {name}' heading"
+@pytest.mark.parametrize("alert", ALERTS)
+def test_every_alert_has_a_runbook_named_after_it(alert: str) -> None:
+    runbook = RUNBOOKS / f"{alert}.md"
+    assert runbook.is_file(), f"no {runbook.relative_to(RUNBOOKS.parents[1])}"
+    assert runbook.read_text().splitlines()[0] == f"# {alert}"
 
 
-def test_runbooks_show_the_retry_commands() -> None:
-    text = OBSERVABILITY_DOC.read_text()
+@pytest.mark.parametrize("alert", ALERTS)
+def test_a_runbook_opens_with_the_commands_to_run_first(alert: str) -> None:
+    text = (RUNBOOKS / f"{alert}.md").read_text()
+    after_title = text.split("\n", 1)[1].lstrip("\n")
+    assert after_title.startswith("```sh\n"), f"{alert}: the first thing under the title is a sh block"
+    first_block = code_blocks(after_title)[0][1]
+    assert len(shell_commands(f"```sh\n{first_block}```")) == FIRST_COMMANDS, first_block
+
+
+@pytest.mark.parametrize("alert", ALERTS)
+def test_a_runbook_says_what_it_means_what_to_check_and_what_to_do(alert: str) -> None:
+    headings = re.findall(r"^## (.+)$", (RUNBOOKS / f"{alert}.md").read_text(), re.M)
+    assert headings == SECTIONS, f"{alert}: sections {headings}, expected {SECTIONS}"
+
+
+def test_every_runbook_belongs_to_an_alert() -> None:
+    pages = {path.stem for path in RUNBOOKS.glob("*.md")} - {"README"}
+    assert pages <= set(ALERTS), f"runbooks without an alert: {sorted(pages - set(ALERTS))}"
+
+
+def test_the_index_links_every_runbook() -> None:
+    linked = set(links(INDEX.read_text()))
+    missing = [alert for alert in ALERTS if f"{alert}.md" not in linked]
+    assert not missing, f"docs/runbooks/README.md does not link {missing}"
+
+
+@pytest.mark.parametrize("page", [INDEX, RUNBOOKS / "MpwhEventsFailed.md"], ids=lambda p: p.name)
+def test_runbooks_show_the_retry_commands(page: Path) -> None:
+    commands = shell_commands(page.read_text())
     dry_run = "kubectl exec deploy/<release>-worker -- mp-webhooks retry --status failed --dry-run"
-    real = "kubectl exec deploy/<release>-worker -- mp-webhooks retry --status failed\n"
-    assert dry_run in text
-    assert real in text
-    assert text.index(dry_run) < text.index(real), "the dry run comes first"
+    real = "kubectl exec deploy/<release>-worker -- mp-webhooks retry --status failed"
+    assert dry_run in commands
+    assert real in commands
+    assert commands.index(dry_run) < commands.index(real), "the dry run comes first"

@@ -12,6 +12,7 @@
 ARG BASE_IMAGE=docker.io/library/python:3.11.16-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
 # ---- build: pip, the build backend and the wheels; nothing of it ships but /opt/venv ---
+# checkov:skip=CKV_DOCKER_7:checkov does not resolve ARG defaults; BASE_IMAGE is pinned by digest above
 FROM ${BASE_IMAGE} AS build
 # A mirror of PyPI (e.g. a proxy inside your network); the lock's hashes still decide.
 ARG PIP_INDEX_URL=https://pypi.org/simple

@@ -16,12 +16,12 @@ import yaml
 from tests.deploy.conftest import (
     CHART,
     MINIMAL,
+    SCENARIO_RELEASES,
     SCENARIOS,
     Rendered,
     containers,
     main_container,
     pod_template,
-    release_of,
     run_helm,
     template,
 )
@@ -120,13 +120,13 @@ def test_object_names_fit_kubernetes_limits_and_stay_unique(scenario: str, rende
 
 
 def test_the_long_release_name_is_really_long(render: Any) -> None:
-    assert len(release_of("long-release")) == 53
+    assert len(SCENARIO_RELEASES["long-release"]) == 53
     names = [o["metadata"]["name"] for o in render("long-release").objects]
     assert max(len(n) for n in names) > 50, "the scenario no longer exercises the limits"
 
 
 def test_notes_job_names_stay_valid_on_every_run() -> None:
-    release = release_of("long-release")
+    release = SCENARIO_RELEASES["long-release"]
     notes = run_helm(
         "install",
         release,

@@ -408,6 +408,17 @@ def test_component_answers_its_probes_and_metrics_then_stops_on_sigterm(
         assert code == 0, f"{component} exited {code} on SIGTERM:\n{running.output()}"
 
 
+def run_to_completion(local: LocalContainer, log: Path, deadline: float, what: str) -> Running:
+    """Runs a Job's container to its end; it must exit 0 within the deadline."""
+    with started(local, log) as running:
+        try:
+            code = running.process.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{what} ran past {deadline:.0f}s:\n{running.output()}", pytrace=False)
+        assert code == 0, f"{what} exited {code}:\n{running.output()}"
+    return running
+
+
 def test_reconciler_cronjob_pass_exits_zero(
     manifest: Rendered, upstream: UpstreamStub, test_redis: redis.Redis, tmp_path: Path
 ) -> None:
@@ -416,12 +427,7 @@ def test_reconciler_cronjob_pass_exits_zero(
     local = localize(manifest, cronjob, container, tmp_path)
     deadline = min(cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"], RECONCILE_BUDGET_SECONDS)
     upstream.requests.clear()
-    with started(local, tmp_path / "reconciler.log") as running:
-        try:
-            code = running.process.wait(timeout=deadline)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the reconciler pass ran past {deadline:.0f}s:\n{running.output()}", pytrace=False)
-        assert code == 0, f"the reconciler pass exited {code}:\n{running.output()}"
+    running = run_to_completion(local, tmp_path / "reconciler.log", deadline, "the reconciler pass")
     # The scenario sets an access token and leaves the sweep on "auto", so the pass must
     # have searched Mercado Pago at MP_API_BASE_URL with the token from the Secret: the
     # CronJob's environment carries both.
@@ -479,9 +485,4 @@ def test_retry_cronjob_job_exits_zero(manifest: Rendered, test_redis: redis.Redi
     assert cronjob["spec"]["suspend"] is True, "the retry CronJob must never run on its own"
     [container] = containers(cronjob)
     local = localize(manifest, cronjob, container, tmp_path)
-    with started(local, tmp_path / "retry.log") as running:
-        try:
-            code = running.process.wait(timeout=RECONCILE_BUDGET_SECONDS)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the retry Job ran past {RECONCILE_BUDGET_SECONDS:.0f}s:\n{running.output()}", pytrace=False)
-        assert code == 0, f"the retry Job exited {code}:\n{running.output()}"
+    run_to_completion(local, tmp_path / "retry.log", RECONCILE_BUDGET_SECONDS, "the retry Job")

@@ -1,7 +1,8 @@
 """Fixtures for the Kubernetes delivery tests: the chart rendered once per scenario
-(defaults and every charts/mp-webhooks/ci/*-values.yaml), and the external tools the
-test command installs (.tools/bin/helm, checkov, promtool). A missing tool fails the
-test with the command that installs it: these tests never skip."""
+(every charts/mp-webhooks/ci/*-values.yaml, as installed into a cluster that serves the
+Prometheus Operator's and KEDA's APIs), and the external tools the test command installs
+(.tools/bin/helm, checkov, promtool, podman). A missing tool fails the test with the
+command that installs it: these tests never skip."""
 
 from __future__ import annotations
 
@@ -23,11 +24,20 @@ CHART = ROOT / "charts" / "mp-webhooks"
 TOOLS_BIN = ROOT / ".tools" / "bin"
 RELEASE = "mpwh"
 NAMESPACE = "mpwh-test"
-# "default" is the chart's values.yaml alone; the rest are charts/mp-webhooks/ci/<name>-values.yaml.
-SCENARIOS = ["default"] + sorted(p.name.removesuffix("-values.yaml") for p in (CHART / "ci").glob("*-values.yaml"))
+# charts/mp-webhooks/ci/<name>-values.yaml. values.yaml alone is no scenario: a production
+# install refuses to render without credentials (test_chart_render.py checks that).
+SCENARIOS = sorted(p.name.removesuffix("-values.yaml") for p in (CHART / "ci").glob("*-values.yaml"))
+# Scenarios installed under another release name than RELEASE: Helm's longest (53).
+SCENARIO_RELEASES = {"long-release": "payments-webhooks-production-eu-west-1-blue-green-042"}
+# What the optional CRD templates need from the cluster (Helm's --api-versions).
+CRD_API_VERSIONS = ("monitoring.coreos.com/v1", "keda.sh/v1alpha1")
 # The kinds a Prometheus Operator / KEDA cluster knows and kubernetes-validate does not.
 CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "CronJob"}
+# Liveness paths the chart probes before services/ serves them: the worker's and
+# scheduler's /livez (their work loop's heartbeat, issue #14). The run tests leave these
+# probes out until then; drop the path here once the processes answer it.
+PENDING_PROBE_PATHS = {"/livez"}
 
 
 def tool(name: str, installer: str) -> str:
@@ -53,8 +63,16 @@ def venv_bin(name: str) -> str:
     return str(path)
 
 
-def values_file(scenario: str) -> Path | None:
-    return None if scenario == "default" else CHART / "ci" / f"{scenario}-values.yaml"
+def values_file(scenario: str) -> Path:
+    return CHART / "ci" / f"{scenario}-values.yaml"
+
+
+# `helm template` arguments of the smallest install the chart accepts (ci/minimal-values.yaml).
+MINIMAL = ("-f", str(CHART / "ci" / "minimal-values.yaml"))
+
+
+def release_of(scenario: str) -> str:
+    return SCENARIO_RELEASES.get(scenario, RELEASE)
 
 
 @functools.cache
@@ -107,16 +125,19 @@ class Rendered:
         return [o for o in self.objects if o["kind"] in WORKLOAD_KINDS]
 
 
-def template(*args: str, release: str = RELEASE, namespace: str = NAMESPACE) -> Rendered:
-    """`helm template` of the chart with extra arguments (-f, --set ...)."""
-    text = run_helm("template", release, str(CHART), "--namespace", namespace, *args).stdout
+def template(
+    *args: str, release: str = RELEASE, namespace: str = NAMESPACE, api_versions: tuple[str, ...] = CRD_API_VERSIONS
+) -> Rendered:
+    """`helm template` of the chart with extra arguments (-f, --set ...), for a cluster
+    serving `api_versions` besides Kubernetes' own."""
+    apis = [a for version in api_versions for a in ("--api-versions", version)]
+    text = run_helm("template", release, str(CHART), "--namespace", namespace, *apis, *args).stdout
     return Rendered(text, [o for o in yaml.safe_load_all(text) if o])
 
 
 @functools.cache
 def _render_scenario(scenario: str) -> Rendered:
-    extra = values_file(scenario)
-    return template(*(["-f", str(extra)] if extra else []))
+    return template("-f", str(values_file(scenario)), release=release_of(scenario))
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +155,13 @@ def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
 def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
     spec = pod_template(workload)["spec"]
     return spec.get("initContainers", []) + spec["containers"]
+
+
+def main_container(workload: dict[str, Any]) -> dict[str, Any]:
+    """The component's own container (the one named after it; the others are sidecars)."""
+    component = workload["metadata"]["labels"]["app.kubernetes.io/component"]
+    [container] = [c for c in pod_template(workload)["spec"]["containers"] if c["name"] == component]
+    return container
 
 
 def selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:

@@ -13,13 +13,16 @@ import yaml
 
 from tests.deploy.conftest import (
     CHART,
+    MINIMAL,
     NAMESPACE,
     RELEASE,
     ROOT,
     SCENARIOS,
     Rendered,
     containers,
+    main_container,
     pod_template,
+    release_of,
     run_helm,
     selector_matches,
     template,
@@ -40,8 +43,7 @@ def scenario_values(scenario: str) -> dict[str, Any]:
         return out
 
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    extra = values_file(scenario)
-    return merge(values, yaml.safe_load(extra.read_text()) or {}) if extra else values
+    return merge(values, yaml.safe_load(values_file(scenario).read_text()) or {})
 
 
 def contract_env_names() -> set[str]:
@@ -80,7 +82,11 @@ def test_standard_labels_on_every_object(scenario: str, render: Any) -> None:
             "helm.sh/chart",
         ):
             assert key in labels, f"{obj['kind']} {obj['metadata']['name']} lacks {key}"
-        assert obj["metadata"]["namespace"] == NAMESPACE
+        # Only a monitor may live elsewhere: in the namespace its Prometheus watches.
+        monitor = scenario_values(scenario)["metrics"].get(
+            {"ServiceMonitor": "serviceMonitor", "PodMonitor": "podMonitor"}.get(obj["kind"], ""), {}
+        )
+        assert obj["metadata"]["namespace"] == (monitor.get("namespace") or NAMESPACE)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -182,10 +188,13 @@ def test_keda_scales_on_the_rq_queue_list(render: Any) -> None:
     [scaled] = render("keda-bundled").of_kind("ScaledObject")
     lists = [t["metadata"]["listName"] for t in scaled["spec"]["triggers"]]
     assert lists == ["rq:queue:mpwh-events", "rq:queue:mpwh-priority"]
+    # KEDA's operator runs in its own namespace: only the fully qualified name resolves there.
     address = scaled["spec"]["triggers"][0]["metadata"]["address"]
     redis = render("keda-bundled").get("Service", f"{fullname(render('keda-bundled'))}-redis")
-    assert address == f"{redis['metadata']['name']}:6379"
-    [default_trigger] = template("--set", "worker.keda.enabled=true").of_kind("ScaledObject")[0]["spec"]["triggers"]
+    assert address == f"{redis['metadata']['name']}.{NAMESPACE}.svc.cluster.local:6379"
+    [default_trigger] = template(*MINIMAL, "--set", "worker.keda.enabled=true").of_kind("ScaledObject")[0]["spec"][
+        "triggers"
+    ]
     assert default_trigger["metadata"]["listName"] == "rq:queue:mpwh-events"
 
 
@@ -216,7 +225,11 @@ def test_reconciler_cronjob_policy(scenario: str, render: Any) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_receiver_has_a_pdb_unless_disabled(scenario: str, render: Any) -> None:
     rendered = render(scenario)
-    pdbs = rendered.of_kind("PodDisruptionBudget")
+    pdbs = [
+        p
+        for p in rendered.of_kind("PodDisruptionBudget")
+        if p["metadata"]["labels"]["app.kubernetes.io/component"] == "receiver"
+    ]
     enabled = scenario_values(scenario)["receiver"]["podDisruptionBudget"]["enabled"]
     assert len(pdbs) == (1 if enabled else 0)
     for pdb in pdbs:
@@ -262,7 +275,7 @@ def test_probes_and_resources(scenario: str, render: Any) -> None:
             name = f"{workload['metadata']['name']}/{container['name']}"
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(container["resources"][kind]), f"{name}: {kind}"
-            if workload["kind"] == "CronJob":
+            if workload["kind"] == "CronJob" or container in pod_template(workload)["spec"].get("initContainers", []):
                 continue
             assert "livenessProbe" in container and "readinessProbe" in container, name
             port_names = {p["name"] for p in container.get("ports", [])}
@@ -317,7 +330,7 @@ def test_configmap_keys_are_contract_variables(scenario: str, render: Any) -> No
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_environment_of_each_component(scenario: str, render: Any) -> None:
     rendered = render(scenario)
-    names = contract_env_names()
+    values = scenario_values(scenario)
     data = config_data(rendered)
     assert data["JOB_TIMEOUT_SECONDS"] == str(scenario_values(scenario)["config"]["jobTimeoutSeconds"])
     expected_secrets = {
@@ -328,19 +341,20 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
     }
     for component in COMPONENTS:
         workload = rendered.component("CronJob" if component == "reconciler" else "Deployment", component)
-        [container] = containers(workload)
+        container = main_container(workload)
         env = env_of(container)
+        # The contract's variables, and what the values add on purpose (extraEnv).
+        names = contract_env_names() | {e["name"] for e in values[component]["extraEnv"]}
         assert set(env) <= names, f"{component}: {sorted(set(env) - names)} not in the runtime contract"
-        assert [ref["configMapRef"]["name"] for ref in container["envFrom"]] == [f"{fullname(rendered)}-config"]
+        config_refs = [ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref]
+        assert config_refs[0] == f"{fullname(rendered)}-config"
+        assert container["envFrom"][1:] == values[component]["extraEnvFrom"]
         secret_keys = {n for n, e in env.items() if "secretKeyRef" in e.get("valueFrom", {}) and n != "REDIS_URL"}
         assert secret_keys == expected_secrets[component], component
         for downward in ("POD_NAME", "POD_NAMESPACE"):
             field = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}[downward]
             assert env[downward]["valueFrom"]["fieldRef"]["fieldPath"] == field, component
-        redis_from_secret = (
-            bool(scenario_values(scenario)["redis"]["external"]["existingSecret"])
-            and not scenario_values(scenario)["redis"]["enabled"]
-        )
+        redis_from_secret = bool(values["redis"]["external"]["existingSecret"]) and not values["redis"]["enabled"]
         assert ("REDIS_URL" in env) == redis_from_secret and ("REDIS_URL" in data) != redis_from_secret
 
 
@@ -355,7 +369,7 @@ def test_worker_grace_period_exceeds_the_job_timeout(scenario: str, render: Any)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_reconciler_worker_selector_matches_the_worker_pods(scenario: str, render: Any) -> None:
     rendered = render(scenario)
-    [reconciler] = containers(rendered.component("CronJob", "reconciler"))
+    reconciler = main_container(rendered.component("CronJob", "reconciler"))
     selector = env_of(reconciler)["WORKER_POD_SELECTOR"]["value"]
     parsed = dict(part.split("=", 1) for part in selector.split(","))
     assert parsed == rendered.component("Deployment", "worker")["spec"]["selector"]["matchLabels"]
@@ -366,9 +380,9 @@ def test_metrics_port_is_the_declared_container_port(scenario: str, render: Any)
     rendered = render(scenario)
     port = int(config_data(rendered)["METRICS_PORT"])
     for component in ("worker", "scheduler"):
-        [container] = containers(rendered.component("Deployment", component))
+        container = main_container(rendered.component("Deployment", component))
         assert container["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
-    [receiver] = containers(rendered.component("Deployment", "receiver"))
+    receiver = main_container(rendered.component("Deployment", "receiver"))
     args = receiver.get("args") or receiver["command"]
     assert receiver["ports"][0]["containerPort"] == 8000 and "8000" in " ".join(args)
 
@@ -387,14 +401,14 @@ def checksums(rendered: Rendered) -> dict[str, dict[str, str]]:
 
 
 def test_config_changes_roll_every_component() -> None:
-    base = checksums(template())
+    base = checksums(template(*MINIMAL))
     assert len(base) == 4 and all(set(c) == {"checksum/config", "checksum/secret"} for c in base.values())
     for change in ("config.logLevel=DEBUG", "config.jobTimeoutSeconds=300", "metrics.port=9200"):
-        changed = checksums(template("--set", change))
+        changed = checksums(template(*MINIMAL, "--set", change))
         for name in base:
             assert changed[name]["checksum/config"] != base[name]["checksum/config"], (change, name)
             assert changed[name]["checksum/secret"] == base[name]["checksum/secret"], (change, name)
-    secret = checksums(template("--set", "secrets.mpAccessToken=new-token"))
+    secret = checksums(template(*MINIMAL, "--set", "secrets.mpAccessToken=new-token"))
     for name in base:
         assert secret[name]["checksum/secret"] != base[name]["checksum/secret"], name
         assert secret[name]["checksum/config"] == base[name]["checksum/config"], name
@@ -402,8 +416,8 @@ def test_config_changes_roll_every_component() -> None:
 
 def test_unrelated_changes_do_not_roll_the_pods() -> None:
     assert checksums(
-        template("--set", "receiver.replicas=5", "--set", "receiver.autoscaling.enabled=false")
-    ) == checksums(template())
+        template(*MINIMAL, "--set", "receiver.replicas=5", "--set", "receiver.autoscaling.enabled=false")
+    ) == checksums(template(*MINIMAL))
 
 
 # --- monitoring -----------------------------------------------------------------------------
@@ -421,23 +435,29 @@ def test_service_monitor_scrapes_each_component_as_its_job(scenario: str, render
         for key, value in values["additionalLabels"].items():
             assert monitor["metadata"]["labels"][key] == value
         assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        endpoint_ports = {e["port"] for e in spec["endpoints"]}
+        # The Services Prometheus scrapes: selected, with a port an endpoint names.
         services = [
             s
             for s in rendered.of_kind("Service")
             if selector_matches(spec["selector"]["matchLabels"], s["metadata"]["labels"])
             and all(s["metadata"]["labels"].get(e["key"]) in e["values"] for e in spec["selector"]["matchExpressions"])
+            and {p["name"] for p in s["spec"]["ports"]} & endpoint_ports
         ]
-        assert sorted(s["metadata"]["labels"]["app.kubernetes.io/component"] for s in services) == sorted(SCRAPED)
-        endpoint_ports = {e["port"] for e in spec["endpoints"]}
-        for service in services:
-            assert {p["name"] for p in service["spec"]["ports"]} & endpoint_ports, service["metadata"]["name"]
+        values_all = scenario_values(scenario)
+        exported = values_all["redis"]["enabled"] and values_all["redis"]["metrics"]["enabled"]
+        expected = [*SCRAPED, *(["redis"] if exported else [])]
+        assert sorted(s["metadata"]["labels"]["app.kubernetes.io/component"] for s in services) == sorted(expected)
         for endpoint in spec["endpoints"]:
             assert endpoint["path"] == "/metrics"
-            assert {
+            assert endpoint["relabelings"][0] == {
                 "sourceLabels": ["__meta_kubernetes_service_label_app_kubernetes_io_component"],
                 "targetLabel": "component",
                 "action": "replace",
-            } in endpoint["relabelings"]
+            }
+            # The user's relabelings come after the chart's, which they may build on.
+            assert endpoint["relabelings"][1:] == values["relabelings"]
+            assert endpoint.get("metricRelabelings", []) == values["metricRelabelings"]
 
 
 def test_pod_monitor_sets_the_same_job_and_component_labels(render: Any) -> None:
@@ -477,24 +497,39 @@ def test_network_policies(scenario: str, render: Any) -> None:
         assert not policies
         return
     name = fullname(rendered)
-    assert policies[f"{name}-default-deny"]["spec"]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "mp-webhooks",
-        "app.kubernetes.io/instance": RELEASE,
-    }
+    np = values["networkPolicy"]
+    release_pods = {"app.kubernetes.io/name": "mp-webhooks", "app.kubernetes.io/instance": release_of(scenario)}
+    assert policies[f"{name}-default-deny"]["spec"]["podSelector"]["matchLabels"] == release_pods
     if values["redis"]["enabled"]:
-        [rule] = policies[f"{name}-redis"]["spec"]["ingress"]
-        assert rule["from"] == [
-            {
-                "podSelector": {
-                    "matchLabels": {"app.kubernetes.io/name": "mp-webhooks", "app.kubernetes.io/instance": RELEASE}
-                }
-            }
-        ]
+        redis_rules = policies[f"{name}-redis"]["spec"]["ingress"]
+        peers = [{"podSelector": {"matchLabels": release_pods}}]
+        if values["worker"]["keda"]["enabled"]:
+            # KEDA's operator reads the queue length from its own namespace.
+            namespace = values["worker"]["keda"]["operatorNamespace"]
+            peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}})
+        assert redis_rules[0] == {"from": peers, "ports": [{"port": "redis", "protocol": "TCP"}]}
+        if values["redis"]["metrics"]["enabled"]:
+            assert redis_rules[1]["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+            assert redis_rules[1].get("from", []) == np["metricsFrom"]
+        assert len(redis_rules) == 1 + values["redis"]["metrics"]["enabled"]
     for component in SCRAPED:
         [rule] = policies[f"{name}-{component}"]["spec"]["ingress"]
         assert [p["port"] for p in rule["ports"]] == ["http" if component == "receiver" else "metrics"]
+        if component != "receiver":
+            assert rule.get("from", []) == np["metricsFrom"]
+        elif np["receiverFrom"]:
+            # The receiver's port also serves /metrics and /readyz: the scrapers and the
+            # release's `helm test` pod keep reaching it.
+            test_pod = {"podSelector": {"matchLabels": {**release_pods, "app.kubernetes.io/component": "test"}}}
+            assert rule["from"] == [*np["receiverFrom"], *np["metricsFrom"], test_pod]
+        else:
+            assert "from" not in rule
     egress = "Egress" in policies[f"{name}-default-deny"]["spec"]["policyTypes"]
-    assert egress == values["networkPolicy"]["egress"]["enabled"]
+    assert egress == np["egress"]["enabled"]
+    if egress:
+        redis_port = 6379 if values["redis"]["enabled"] else values["redis"]["external"]["port"]
+        opened = {p["port"] for rule in policies[f"{name}-default-deny"]["spec"]["egress"] for p in rule["ports"]}
+        assert redis_port in opened, f"egress does not open Redis' port {redis_port}"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -515,13 +550,14 @@ def test_bundled_redis_keeps_its_data(scenario: str, render: Any) -> None:
         assert not statefulsets
         return
     [redis] = statefulsets
-    [container] = containers(redis)
+    container = main_container(redis)
     args = container["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
     assert redis["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
     assert {"mountPath": "/data", "name": "data"} in container["volumeMounts"]
-    assert container["image"].startswith("docker.io/library/redis:")
+    registry = scenario_values(scenario)["global"]["imageRegistry"] or "docker.io"
+    assert container["image"].startswith(f"{registry}/library/redis:")
     service = rendered.get("Service", f"{fullname(rendered)}-redis")
     assert config_data(rendered)["REDIS_URL"] == f"redis://{service['metadata']['name']}:6379/0"
 
@@ -530,19 +566,23 @@ def test_bundled_redis_keeps_its_data(scenario: str, render: Any) -> None:
 
 
 def notes(*args: str) -> str:
-    result = run_helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *args)
+    # `helm install --dry-run=client` knows no cluster and takes no --api-versions.
+    offline = ("--set", "checkApiVersions=false")
+    result = run_helm(
+        "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", *offline, *(args or MINIMAL)
+    )
     return result.stdout.split("NOTES:", 1)[1]
 
 
 def test_notes_tell_how_to_reach_the_receiver_and_retry(render: Any) -> None:
-    rendered = render("default")
+    rendered = render("minimal")
     text = notes()
     receiver = rendered.component("Service", "receiver")["metadata"]["name"]
     worker = rendered.component("Deployment", "worker")["metadata"]["name"]
     assert f"kubectl -n {NAMESPACE} port-forward svc/{receiver} 8000:8000" in text
     assert f"kubectl -n {NAMESPACE} exec deploy/{worker} -- mp-webhooks retry --status failed --dry-run" in text
     assert "https://<your public host>/webhooks/mp" in text
-    assert "refuses to start without MP_WEBHOOK_SECRET" in text
+    assert "MP_WEBHOOK_SECRET" not in text  # set, as a production install requires
 
 
 def test_notes_give_the_ingress_webhook_url() -> None:

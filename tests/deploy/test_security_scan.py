@@ -1,5 +1,5 @@
 """checkov, the static security scanner, on everything this repository deploys: every
-rendered chart scenario, k8s/dev and k8s/rendered, and both Dockerfiles. The only
+rendered chart scenario, k8s/dev and k8s/rendered, and the Dockerfile. The only
 findings allowed are the checks .checkov.yaml skips (each with its reason there),
 suppressions on single objects that carry their reason in the annotation, and the ones
 listed in EXPECTED below with theirs."""
@@ -91,17 +91,12 @@ def test_kubernetes_manifests_have_no_unexplained_findings(render: Any, tmp_path
         )
 
 
-def test_dockerfiles_have_no_findings() -> None:
-    failed, skipped, passed = findings(
-        checkov(
-            "--framework",
-            "dockerfile",
-            "--file",
-            str(ROOT / "services" / "receiver" / "Dockerfile"),
-            "--file",
-            str(ROOT / "services" / "worker" / "Dockerfile"),
-        )
-    )
+def test_the_dockerfile_has_no_findings() -> None:
+    failed, skipped, passed = findings(checkov("--framework", "dockerfile", "--file", str(ROOT / "Dockerfile")))
     assert passed > 20
     assert not failed, "checkov findings:\n" + describe(failed)
-    assert not skipped, "Dockerfile checks are suppressed:\n" + describe(skipped)
+    # The one suppression: checkov reads `FROM ${BASE_IMAGE}` without the ARG's default,
+    # which test_images.py checks is pinned by digest.
+    assert {f["check_id"] for f in skipped} <= {"CKV_DOCKER_7"}, "Dockerfile checks are suppressed:\n" + describe(
+        skipped
+    )

@@ -34,10 +34,6 @@ CRD_API_VERSIONS = ("monitoring.coreos.com/v1", "keda.sh/v1alpha1")
 # The kinds a Prometheus Operator / KEDA cluster knows and kubernetes-validate does not.
 CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "CronJob"}
-# Liveness paths the chart probes before services/ serves them: the worker's and
-# scheduler's /livez (their work loop's heartbeat, issue #14). The run tests leave these
-# probes out until then; drop the path here once the processes answer it.
-PENDING_PROBE_PATHS = {"/livez"}
 
 
 def tool(name: str, installer: str) -> str:

@@ -42,7 +42,6 @@ import yaml
 from tests.deploy.conftest import (
     CHART,
     NAMESPACE,
-    PENDING_PROBE_PATHS,
     RELEASE,
     Rendered,
     containers,
@@ -380,8 +379,6 @@ def test_component_answers_its_probes_and_metrics_then_stops_on_sigterm(
             if not probe:
                 continue
             assert "httpGet" in probe, f"{probe_kind}: only httpGet probes are simulated"
-            if probe["httpGet"]["path"] in PENDING_PROBE_PATHS:
-                continue
             port = probe["httpGet"]["port"]
             name = port if isinstance(port, str) else next(n for n, p in local.declared.items() if p == port)
             wait_for(running, local.ports[name], probe["httpGet"]["path"], STARTUP_BUDGET_SECONDS)

@@ -244,6 +244,8 @@ def _check(command: str, chart: Rendered) -> None:
         _check_options_exist(head, words[1:])
     elif head == "kubectl":
         _check_kubectl(words, chart)
+    elif head == "helm" and words[1] == "test":
+        assert chart.of_kind("Pod"), "the chart ships a helm test hook"
     elif head == "helm":
         assert words[1] == "install" and chart.of_kind("Deployment"), "rendered by the chart fixture"
     elif head == "promtool":
@@ -253,9 +255,15 @@ def _check(command: str, chart: Rendered) -> None:
         _, options = _split(words[1:])
         url = urlsplit(next(w for w in words if "://" in w))
         assert (options.get("-X", "GET"), url.path) in _receiver_routes(), f"the receiver does not serve {url.path}"
+    elif head == "docker" and words[1:3] == ["buildx", "imagetools"]:
+        assert words[3] == "inspect", "only reads a registry's manifest"
     elif head == "docker":
-        dockerfile = ROOT / words[words.index("-f") + 1]
-        assert dockerfile.is_file() and words[-1] == "." and "FROM " in dockerfile.read_text()
+        assert words[1] == "build" and words[-1] == ".", "builds from the repository root"
+        dockerfile = (ROOT / words[words.index("-f") + 1]) if "-f" in words else ROOT / "Dockerfile"
+        text = dockerfile.read_text()
+        assert "FROM " in text
+        if "--target" in words:
+            assert f" AS {words[words.index('--target') + 1]}" in text, "the target is a stage of the Dockerfile"
     elif head == "skaffold":
         config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
         assert config["apiVersion"] == "skaffold/v4beta14" and words[1] in ("dev", "run")

@@ -17,7 +17,6 @@ RENDER_RULES = ROOT / "scripts" / "render-rules"
 RUNTIME_CONTRACT = ROOT / "docs" / "runtime-contract.md"
 # The README shows it; the live Prometheus test rewrites it when MPWH_UPDATE_SCREENSHOTS=1.
 DOCS_PANEL_IMAGE = ROOT / "docs" / "images" / "dashboard-panel.png"
-OBSERVABILITY_DOC = ROOT / "README.md"
 
 
 def tool(name: str) -> str:

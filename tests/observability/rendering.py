@@ -16,7 +16,7 @@ from tests.observability.paths import RENDER_RULES
 # the fullname becomes "<release>-mp-webhooks"), and the optional rule switched on.
 NON_DEFAULT_VALUES: dict[str, Any] = {
     "prometheusRule": {
-        "runbookBaseUrl": "https://git.example.org/payments/mp-webhooks/README.md",
+        "runbookBaseUrl": "https://git.example.org/payments/mp-webhooks/blob/main/docs/runbooks",
         "rules": {
             "failureRatio": {"threshold": 0.2, "window": "30m", "for": "15m", "minEvents": 50},
             "failedEvents": {"for": "2m"},

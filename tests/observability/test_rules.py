@@ -22,7 +22,6 @@ from tests.observability.promql import contract_metric_names, metric_names
 from tests.observability.queries import alert_expressions
 from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, render_rules_cli, run
 
-DEFAULT_RUNBOOK_BASE = "https://github.com/example/mp-webhooks/blob/main/README.md"
 # Every alert the chart can render (MpwhNoNotifications only when enabled).
 ALL_ALERTS = {
     "MpwhFailureRatioHigh",
@@ -83,7 +82,7 @@ def test_promtool_accepts_the_template_rendered_with_non_default_values(tmp_path
     assert "[24h]" in by_name["MpwhNoNotifications"]["expr"]
     assert "offset 24h" in by_name["MpwhNoNotifications"]["expr"]
     assert 'mp-webhooks-worker"' not in text.replace('shop-mp-webhooks-worker"', "")
-    assert "https://git.example.org/payments/mp-webhooks/README.md#runbook-" in text
+    assert "https://git.example.org/payments/mp-webhooks/blob/main/docs/runbooks/MpwhFailureRatioHigh.md" in text
 
 
 def test_no_notifications_rule_is_rendered_only_when_enabled(tmp_path: Path) -> None:
@@ -120,13 +119,14 @@ def test_unit_tests_make_every_alert_fire_and_stay_quiet() -> None:
 
 
 def test_every_alert_has_summary_description_severity_and_runbook(tmp_path: Path) -> None:
-    enabled = render_rules(tmp_path, {"prometheusRule": {"rules": {"noNotifications": {"enabled": True}}}})
-    for rule in alert_rules(enabled):
+    base = "https://git.example.org/ops/mp-webhooks/blob/main/docs/runbooks"
+    values = {"prometheusRule": {"runbookBaseUrl": base, "rules": {"noNotifications": {"enabled": True}}}}
+    for rule in alert_rules(render_rules(tmp_path, values)):
         name = rule["alert"]
         annotations = rule.get("annotations", {})
         assert annotations.get("summary", "").strip(), f"{name}: no summary"
         assert annotations.get("description", "").strip(), f"{name}: no description"
-        assert annotations.get("runbook_url") == f"{DEFAULT_RUNBOOK_BASE}#runbook-{name.lower()}", name
+        assert annotations.get("runbook_url") == f"{base}/{name}.md", name
         assert rule.get("labels", {}).get("severity") in {"critical", "warning"}, name
         assert re.fullmatch(r"Mpwh[A-Za-z]+", name), f"{name}: alert names are Mpwh + CamelCase"
 
@@ -145,3 +145,8 @@ def test_pipeline_gauges_are_aggregated_with_max() -> None:
     would multiply it by the replica count."""
     expr = dict(alert_expressions())["MpwhBacklogStale"]
     assert re.search(r"\bmax by \(namespace\) \(mpwh_oldest_pending_age_seconds\{", expr), expr
+
+
+def test_no_runbook_link_without_a_base_url() -> None:
+    # A link to a placeholder host would send the on-call nowhere; none is better.
+    assert all("runbook_url" not in rule.get("annotations", {}) for rule in alert_rules(PLAIN_RULES))

@@ -1,6 +1,6 @@
 {{/*
-Names. "mp-webhooks.fullname" is also used by files/prometheus-rules.yaml (job labels)
-and mirrored by scripts/render-rules. It is cut to 41 characters so that every
+Names. "mp-webhooks.fullname" is also used by files/prometheus-rules.yaml (job labels).
+It is cut to 41 characters so that every
 <fullname>-<component> name fits the tightest limit among them: 52 for the CronJobs
 (their Jobs append an 11-character suffix and must stay valid label values) and the
 StatefulSet (its pods carry a controller-revision-hash label of <name>-<10 characters>).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .operator import add_filters, dump, open_store, select, table
+from .event_filters import add_filters, open_store, select
+from .tables import dump, table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings)
     configure_logging(settings.log_level)
     # Everything alive after start-up lives as long as the process: moving it out of the
-    # collector's reach turns ~65 ms full collections (the p99 under load) into short ones.
+    # collector's reach keeps full collections (the p99 under load) short (docs/benchmarks-receiver.md).
     gc.collect()
     gc.freeze()
     # Access logs off: every accepted notification is logged by the route, with its id.

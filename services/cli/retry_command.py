@@ -10,7 +10,8 @@ import sys
 from services.core.events import Event, EventStatus
 from services.core.store.model import RequeueMode, RequeueResult
 
-from .operator import add_filters, open_store, select, table
+from .event_filters import add_filters, open_store, select
+from .tables import table
 
 CONFIRM_ABOVE = 10
 

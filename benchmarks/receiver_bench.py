@@ -53,7 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks" / "receiver"
 sys.path.insert(0, str(ROOT))
 
-from tests.support.servers import free_port  # noqa: E402 - importable once ROOT is on the path
+from services.core.keys import Keys  # noqa: E402 - importable once ROOT is on the path
+from tests.support.servers import free_port  # noqa: E402 - as above
 
 SECRET = "bench-secret-not-for-production"
 PREFIX = "mpwh-bench"
@@ -366,6 +367,7 @@ def main() -> int:
     server_cpu = args.server_cpu if pin else None
 
     redis_client = redis.Redis.from_url(args.redis_url)
+    keys = Keys(PREFIX)
     redis_client.ping()
     redis_client.flushdb()
 
@@ -448,8 +450,8 @@ def main() -> int:
                 stored = ""
                 if server is receiver:
                     received = result["statuses"].get(200, 0) - result["already_received"]
-                    events = redis_client.zcard(f"{PREFIX}:idx:all")
-                    queued = redis_client.llen(f"rq:queue:{PREFIX}-events")
+                    events = redis_client.zcard(keys.all_events)
+                    queued = redis_client.llen(keys.queue)
                     # Requests still in flight when the generator stops are stored but
                     # their answers are not counted: at most one per connection.
                     ok = events == queued and received <= events <= received + args.connections

@@ -49,7 +49,8 @@ def test_fifty_identical_notifications_in_parallel_make_one_event(receiver: Rece
     # Exactly one RQ job, on this install's queue.
     assert receiver.queued_job_ids() == [stored["job_id"]]
     assert Queue(receiver.keys.queue_name, connection=receiver.raw).count == 1
-    assert list(receiver.raw.scan_iter(f"rq:job:{event_id}-*")) == [f"rq:job:{stored['job_id']}".encode()]
+    jobs = list(receiver.raw.scan_iter(receiver.keys.job(f"{event_id}-*")))
+    assert jobs == [receiver.keys.job(stored["job_id"]).encode()]
 
 
 def test_duplicate_is_counted_even_after_processing_started(receiver: Receiver):

@@ -262,7 +262,7 @@ def test_stored_job_loads_as_an_rq_job(receiver: Receiver):
     assert job.timeout and job.timeout > receiver.settings.job_timeout_seconds
     queue = Queue(receiver.keys.queue_name, connection=receiver.raw)
     assert queue.job_ids == [job_id]
-    assert queue.key.encode() in receiver.raw.smembers("rq:queues")
+    assert queue.key.encode() in receiver.raw.smembers(receiver.keys.queues)
 
 
 class _RecordingProcessor:
@@ -308,7 +308,7 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
 
     _, event_id = store.receive(NewEvent(source="webhook", type="payment", resource_id="1", webhook_id="w1"))
     job_id = store.get(event_id).job_id
-    stored = {k.decode(): v for k, v in store.redis.hgetall(f"rq:job:{job_id}").items()}
+    stored = {k.decode(): v for k, v in store.redis.hgetall(store.keys.job(job_id)).items()}
     theirs = Job.create(
         rqjobs.PROCESS_EVENT,
         args=(event_id,),

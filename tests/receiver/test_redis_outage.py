@@ -33,7 +33,7 @@ def _snapshot(receiver: Receiver) -> dict[str, object]:
 
 
 def _rq_job_keys(receiver: Receiver) -> set[bytes]:
-    return set(receiver.raw.scan_iter("rq:job:*"))
+    return set(receiver.raw.scan_iter(receiver.keys.job("*")))
 
 
 @pytest.fixture

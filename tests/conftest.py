@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -103,11 +104,18 @@ def private_redis() -> Iterator[PrivateRedis]:
     server.cleanup()
 
 
-@pytest.fixture
-def sandbox() -> Iterator[tuple[SandboxState, str]]:
+@contextmanager
+def serve_sandbox() -> Iterator[tuple[SandboxState, str]]:
+    """The sandbox over real HTTP, demanding the test credentials: (its state, its URL)."""
     state = SandboxState(TEST_MP_TOKEN, TEST_GHL_TOKEN, "2021-07-28", TEST_GHL_LOCATION)
     with serve_app(create_sandbox(state)) as url:
         yield state, url
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxState, str]]:
+    with serve_sandbox() as served:
+        yield served
 
 
 @pytest.fixture

@@ -34,15 +34,21 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
 from services.receiver.signature import sign
-from services.sandbox.app import create_sandbox
 from services.sandbox.state import SandboxState
-from tests.conftest import TEST_API_TOKEN, TEST_GHL_LOCATION, TEST_GHL_TOKEN, TEST_MP_TOKEN, TEST_SECRET
+from tests.conftest import (
+    TEST_API_TOKEN,
+    TEST_GHL_LOCATION,
+    TEST_GHL_TOKEN,
+    TEST_MP_TOKEN,
+    TEST_SECRET,
+    serve_sandbox,
+)
 from tests.observability.live_stack import Process, Prometheus, Pushgateway, component_command, process_env
 from tests.observability.panel import HEIGHT, WIDTH, draw_panel, legend_label
 from tests.observability.paths import DOCS_PANEL_IMAGE, PLAIN_RULES, ROOT, tool
 from tests.observability.queries import alert_expressions, dashboard_files, dashboard_queries, panels
 from tests.observability.rendering import render_rules
-from tests.support.servers import free_port, serve_app, wait_for_port
+from tests.support.servers import free_port, wait_for_port
 
 RELEASE = "mp-webhooks"
 WORKER_JOB = f"{RELEASE}-worker"
@@ -214,8 +220,7 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     tool("prometheus")  # fails (never skips) with how to install it
     workdir = tmp_path_factory.mktemp("live-prometheus")
     with ExitStack() as cleanup:
-        state = SandboxState(TEST_MP_TOKEN, TEST_GHL_TOKEN, "2021-07-28", TEST_GHL_LOCATION)
-        sandbox_url = cleanup.enter_context(serve_app(create_sandbox(state)))
+        state, sandbox_url = cleanup.enter_context(serve_sandbox())
         pushgateway = Pushgateway(workdir, free_port())
         cleanup.callback(pushgateway.stop)
         env = _component_env(redis_url, sandbox_url, pushgateway.url)

@@ -16,7 +16,7 @@ def test_the_queue_other_tools_watch_is_named_after_the_prefix():
     assert keys.queue == "rq:queue:shop-a-events"  # the chart's KEDA listNames default
     assert keys.queues == "rq:queues"
     assert keys.job("abc") == "rq:job:abc"
-    assert keys.scheduled_jobs == "shop-a:scheduler:scheduled_jobs"
+    assert keys.scheduler.jobs == "shop-a:scheduler:scheduled_jobs"
 
 
 def test_every_product_key_carries_the_prefix():
@@ -26,8 +26,8 @@ def test_every_product_key_carries_the_prefix():
         keys.all_events, keys.by_status(EventStatus.PENDING), keys.by_type("payment"),
         keys.by_status_and_type(EventStatus.FAILED, "payment"), keys.types, keys.due, keys.processing,
         keys.payment("7"), keys.payment_lock("7"), keys.payment_tagged("7"), keys.merchant_order("7"),
-        keys.rate_limit("loc"), keys.reconcile_lock, keys.last_sweep, keys.reconcile_totals,
-        keys.scheduled_jobs, keys.scheduler, keys.scheduler_lock, keys.scheduler_instance_prefix,
+        keys.rate_limit("loc"),
+        *keys.scheduler, *keys.reconciler,
     ]  # fmt: skip
     assert all(name.startswith("shop-a:") for name in names)
     assert len(set(names)) == len(names)

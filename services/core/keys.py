@@ -13,11 +13,27 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from rq.job import Job
 from rq.queue import Queue
 
 from .events import EventStatus
+
+
+class ReconcilerKeys(NamedTuple):
+    lock: str
+    last_sweep: str
+    # The totals it pushes as metrics (a hash).
+    totals: str
+
+
+class SchedulerKeys(NamedTuple):
+    # The retry schedule: job ids by due time (a sorted set).
+    jobs: str
+    instance: str
+    lock: str
+    instance_prefix: str
 
 
 @dataclass(frozen=True)
@@ -91,17 +107,9 @@ class Keys:
         return f"{self.prefix}:ratelimit:highlevel:{location_id}"
 
     # -- reconciler -----------------------------------------------------------------
-    @property
-    def reconcile_lock(self) -> str:
-        return f"{self.prefix}:reconcile:lock"
-
-    @property
-    def last_sweep(self) -> str:
-        return f"{self.prefix}:reconcile:last-sweep"
-
-    @property
-    def reconcile_totals(self) -> str:
-        return f"{self.prefix}:reconcile:totals"
+    @cached_property
+    def reconciler(self) -> ReconcilerKeys:
+        return ReconcilerKeys(*(f"{self.prefix}:reconcile:{name}" for name in ("lock", "last-sweep", "totals")))
 
     # -- RQ and rq-scheduler ----------------------------------------------------------
     @property
@@ -119,21 +127,11 @@ class Keys:
     def job(self, job_id: str) -> str:
         return Job.redis_job_namespace_prefix + job_id
 
-    @property
-    def scheduled_jobs(self) -> str:
-        return f"{self.prefix}:scheduler:scheduled_jobs"
-
-    @property
-    def scheduler(self) -> str:
-        return f"{self.prefix}:scheduler"
-
-    @property
-    def scheduler_lock(self) -> str:
-        return f"{self.prefix}:scheduler_lock"
-
-    @property
-    def scheduler_instance_prefix(self) -> str:
-        return f"{self.prefix}:scheduler_instance:"
+    @cached_property
+    def scheduler(self) -> SchedulerKeys:
+        """rq-scheduler's keys, one set per install so installs can share a Redis."""
+        names = ("scheduler:scheduled_jobs", "scheduler", "scheduler_lock", "scheduler_instance:")
+        return SchedulerKeys(*(f"{self.prefix}:{name}" for name in names))
 
     # -- for the Lua prelude ------------------------------------------------------------
     @cached_property
@@ -156,7 +154,7 @@ class Keys:
                 "processing": self.processing,
                 "queue": self.queue,
                 "queues": self.queues,
-                "scheduled": self.scheduled_jobs,
+                "scheduled": self.scheduler.jobs,
             },
             separators=(",", ":"),
         )

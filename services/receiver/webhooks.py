@@ -21,27 +21,23 @@ from .state import receiver_state
 log = logging.getLogger("mpwh.receiver")
 router = APIRouter()
 
+
+def _documented(description: str, example: dict[str, str]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"example": example}}}
+
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Stored and queued (`received`), or a repeat of a stored notification (`already_received`).",
-        "content": {"application/json": {"example": {"status": "received", "event_id": "18c1f2a3b4c5d1a2b3c4d5e"}}},
-    },
-    400: {
-        "description": "Malformed body, unknown format or no resource id.",
-        "content": {"application/json": {"example": {"error": "body is not valid JSON"}}},
-    },
-    401: {
-        "description": "Missing or invalid `x-signature`.",
-        "content": {"application/json": {"example": {"error": "x-signature does not match"}}},
-    },
-    413: {
-        "description": "Body larger than 64 KiB.",
-        "content": {"application/json": {"example": {"error": "body larger than 65536 bytes"}}},
-    },
-    503: {
-        "description": "Storage unavailable: nothing was stored; Mercado Pago will retry.",
-        "content": {"application/json": {"example": {"error": "storage unavailable, retry later"}}},
-    },
+    200: _documented(
+        "Stored and queued (`received`), or a repeat of a stored notification (`already_received`).",
+        {"status": "received", "event_id": "18c1f2a3b4c5d1a2b3c4d5e"},
+    ),
+    400: _documented("Malformed body, unknown format or no resource id.", {"error": "body is not valid JSON"}),
+    401: _documented("Missing or invalid `x-signature`.", {"error": "x-signature does not match"}),
+    413: _documented("Body larger than 64 KiB.", {"error": "body larger than 65536 bytes"}),
+    503: _documented(
+        "Storage unavailable: nothing was stored; Mercado Pago will retry.",
+        {"error": "storage unavailable, retry later"},
+    ),
 }
 _NOTIFICATION_SCHEMA = {
     "requestBody": {

@@ -19,16 +19,16 @@ JOB = "mpwh-reconciler"
 def record_totals(redis: Redis, keys: Keys, summary: PassSummary) -> None:
     with redis.pipeline() as pipe:
         for reason, count in summary.recovered.items():
-            pipe.hincrby(keys.reconcile_totals, f"recovered:{reason}", count)
+            pipe.hincrby(keys.reconciler.totals, f"recovered:{reason}", count)
         for status, count in summary.deleted.items():
-            pipe.hincrby(keys.reconcile_totals, f"deleted:{status}", count)
+            pipe.hincrby(keys.reconciler.totals, f"deleted:{status}", count)
         pipe.execute()
 
 
 def push_metrics(settings: Settings, redis: Redis, keys: Keys, *, succeeded: bool) -> None:
     if not settings.pushgateway_url:
         return
-    totals = {text(k): int(v) for k, v in redis.hgetall(keys.reconcile_totals).items()}
+    totals = {text(k): int(v) for k, v in redis.hgetall(keys.reconciler.totals).items()}
     registry = CollectorRegistry()
     # Gauges carrying counter totals: the Pushgateway stores values, not increments.
     recovered = Gauge(

@@ -94,7 +94,7 @@ class Reconciler:
         """Returns None when another pass holds the lock."""
         token = secrets.token_hex(8)
         lock_seconds = max(PASS_LOCK_MIN_SECONDS, self.settings.job_timeout_seconds)
-        if not self.redis.set(self.keys.reconcile_lock, token, nx=True, ex=lock_seconds):
+        if not self.redis.set(self.keys.reconciler.lock, token, nx=True, ex=lock_seconds):
             return None
         try:
             now = time.time() if now is None else now
@@ -106,8 +106,8 @@ class Reconciler:
                 self.sweep_missed(self.mercadopago, now, summary)
             return summary
         finally:
-            if self.redis.get(self.keys.reconcile_lock) == token.encode():
-                self.redis.delete(self.keys.reconcile_lock)
+            if self.redis.get(self.keys.reconciler.lock) == token.encode():
+                self.redis.delete(self.keys.reconciler.lock)
 
     def recover_abandoned(self, now: float, summary: PassSummary) -> None:
         processing = self.store.processing_ids()
@@ -163,7 +163,7 @@ class Reconciler:
                     break
 
     def sweep_missed(self, mercadopago: MercadoPago, now: float, summary: PassSummary) -> None:
-        last = self.redis.get(self.keys.last_sweep)
+        last = self.redis.get(self.keys.reconciler.last_sweep)
         window_start = now - self.settings.reconcile_sweep_window_minutes * 60
         begin = max(window_start, float(last) - SWEEP_OVERLAP_SECONDS) if last else window_start
         begin_iso, end_iso = _mp_time(begin), _mp_time(now)
@@ -185,7 +185,7 @@ class Reconciler:
         except ProcessingError as error:
             summary.sweep = f"failed: {error}"
             raise
-        self.redis.set(self.keys.last_sweep, repr(now))
+        self.redis.set(self.keys.reconciler.last_sweep, repr(now))
         summary.sweep = f"{seen} payments updated {begin_iso} .. {end_iso} checked"
 
     def _unprocessed(self, payment: dict[str, Any]) -> bool:

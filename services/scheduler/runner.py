@@ -30,10 +30,10 @@ def scheduler_class(keys: Keys) -> type[Scheduler]:
     """rq-scheduler with this install's key names, beating `/livez` on every turn."""
 
     class PrefixedScheduler(Scheduler):
-        redis_scheduler_namespace_prefix = keys.scheduler_instance_prefix
-        scheduler_key = keys.scheduler
-        scheduler_lock_key = keys.scheduler_lock
-        scheduled_jobs_key = keys.scheduled_jobs
+        redis_scheduler_namespace_prefix = keys.scheduler.instance_prefix
+        scheduler_key = keys.scheduler.instance
+        scheduler_lock_key = keys.scheduler.lock
+        scheduled_jobs_key = keys.scheduler.jobs
         beat: Heartbeat | None = None
 
         def heartbeat(self, *args: Any, **kwargs: Any) -> None:

@@ -163,7 +163,7 @@ def test_scheduled_retry_is_not_taken_for_lost(pipeline, sandbox):
     run = pipeline(RETRY_DELAYS="100")
     event_id = run.notify("4005")
     run.work()
-    assert run.store.redis.zcard(run.store.keys.scheduled_jobs) == 1
+    assert run.store.redis.zcard(run.store.keys.scheduler.jobs) == 1
     # Due long ago as far as the reconciler can tell, yet its job waits in the schedule.
     run.store.redis.zadd(run.store.keys.due, {event_id: time.time() - 300})
     summary = Reconciler(run.settings, run.store.redis).run_pass()
@@ -174,11 +174,11 @@ def test_scheduled_retry_is_not_taken_for_lost(pipeline, sandbox):
 def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
     run = pipeline()
     reconciler = Reconciler(run.settings, run.store.redis)
-    run.store.redis.set(reconciler.keys.reconcile_lock, "someone-else")
+    run.store.redis.set(reconciler.keys.reconciler.lock, "someone-else")
     assert reconciler.run_pass() is None
     assert run_once(reconciler) == 0
     assert "another reconcile pass is running" in capsys.readouterr().out
-    run.store.redis.delete(reconciler.keys.reconcile_lock)
+    run.store.redis.delete(reconciler.keys.reconciler.lock)
     # Two passes started together: exactly one runs.
     results = []
     barrier = threading.Barrier(2)
@@ -193,7 +193,7 @@ def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
     for t in threads:
         t.join()
     assert sum(r is not None for r in results) >= 1
-    assert run.store.redis.get(reconciler.keys.reconcile_lock) is None
+    assert run.store.redis.get(reconciler.keys.reconciler.lock) is None
 
 
 def _finished(run, resource, received_at, outcome):

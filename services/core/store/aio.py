@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from ..batching import Coalescer
 from ..events import Event, NewEvent
-from .calls import EventCalls, ReceiveItem, Script, ScriptCall, script_source
+from .calls import EventCalls, ReceiveItem, ScriptCall
 from .model import EventQuery, Page, PipelineSnapshot, Receipt, RequeueMode, RequeueResult, Stats
 
 T = TypeVar("T")
@@ -18,10 +18,8 @@ T = TypeVar("T")
 
 class AsyncEventStore:
     def __init__(self, redis: Redis, calls: EventCalls) -> None:
-        self.redis = redis
-        self.calls = calls
-        self.keys = calls.keys
-        self._scripts = {script: redis.register_script(script_source(script)) for script in Script}
+        self.redis, self.calls, self.keys = redis, calls, calls.keys
+        self._scripts = calls.register(redis.register_script)
         self._receiver: Coalescer[ReceiveItem, Receipt] = Coalescer(self._receive_batch)
 
     async def _run(self, call: ScriptCall[T]) -> T:

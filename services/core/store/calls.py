@@ -34,6 +34,7 @@ from .model import (
 )
 
 T = TypeVar("T")
+S = TypeVar("S")
 Arg = str | bytes | int | float
 
 
@@ -76,6 +77,10 @@ class EventCalls:
         self.keys = Keys(settings.key_prefix)
         self._scheme = self.keys.lua_scheme
         self._status_indexes = [self.keys.by_status(status) for status in EventStatus]
+
+    def register(self, register_script: Callable[[str], S]) -> dict[Script, S]:
+        """Every script, registered on a client (its `register_script`)."""
+        return {script: register_script(script_source(script)) for script in Script}
 
     def _call(
         self, script: Script, keys: Sequence[str], args: Sequence[Arg], parse: Callable[[Any], T]

@@ -11,7 +11,7 @@ from ..attempts import Claim, Ending, Failure, Outcome, Skip
 from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor
 from ..redis_client import text
-from .calls import EventCalls, Script, ScriptCall, script_source
+from .calls import EventCalls, ScriptCall
 from .model import EventQuery, Page, PipelineSnapshot, Receipt, RequeueMode, RequeueResult, Stats
 
 T = TypeVar("T")
@@ -19,10 +19,8 @@ T = TypeVar("T")
 
 class EventStore:
     def __init__(self, redis: Redis, calls: EventCalls) -> None:
-        self.redis = redis
-        self.calls = calls
-        self.keys = calls.keys
-        self._scripts = {script: redis.register_script(script_source(script)) for script in Script}
+        self.redis, self.calls, self.keys = redis, calls, calls.keys
+        self._scripts = calls.register(redis.register_script)
 
     def _run(self, call: ScriptCall[T]) -> T:
         return call.parse(self._scripts[call.script](keys=call.keys, args=call.args))
@@ -83,5 +81,5 @@ class EventStore:
         """Whether the job is in the queue or the schedule (rather than lost)."""
         return (
             self.redis.lpos(self.keys.queue, job_id) is not None
-            or self.redis.zscore(self.keys.scheduled_jobs, job_id) is not None
+            or self.redis.zscore(self.keys.scheduler.jobs, job_id) is not None
         )

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlparse
+
+from .auth import Tokens
 
 DEFAULT_RETRY_DELAYS = (60, 300, 900)
 
@@ -20,7 +22,11 @@ class ConfigError(Exception):
     """A configuration value is missing or invalid; the message names the variable."""
 
 
-@dataclass(frozen=True)
+# Never shown: the settings' repr (logs, tracebacks) masks them.
+SECRET_FIELDS = frozenset({"mp_access_token", "mp_webhook_secrets", "ghl_api_token", "api_tokens", "api_read_tokens"})
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     redis_url: str = "redis://localhost:6379/0"
     key_prefix: str = "mpwh"
@@ -39,7 +45,8 @@ class Settings:
     ghl_rate_limit_window_seconds: float = 10.0
     retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
     job_timeout_seconds: int = 120
-    api_token: str | None = None
+    api_tokens: tuple[str, ...] = ()
+    api_read_tokens: tuple[str, ...] = ()
     log_level: str = "INFO"
     metrics_port: int = 9100
     scheduler_interval_seconds: float = 5.0
@@ -53,6 +60,17 @@ class Settings:
     worker_pod_selector: str | None = None
     pod_name: str | None = None
     pod_namespace: str | None = None
+
+    def __repr__(self) -> str:
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            return "'***'" if name in SECRET_FIELDS and value else repr(value)
+
+        return f"Settings({', '.join(f'{item.name}={shown(item.name)}' for item in fields(self))})"
+
+    @property
+    def tokens(self) -> Tokens:
+        return Tokens(self.api_tokens, self.api_read_tokens)
 
     @property
     def max_attempts(self) -> int:
@@ -96,6 +114,10 @@ class _Reader:
 
     def text(self, name: str) -> str | None:
         return self.raw(name)
+
+    def items(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list (several secrets or tokens at once, for rotation)."""
+        return tuple(item.strip() for item in (self.raw(name) or "").split(",") if item.strip())
 
     def text_or(self, name: str, default: str) -> str:
         value = self.raw(name)
@@ -169,7 +191,6 @@ def _parse_status_tags(reader: _Reader) -> dict[str, tuple[str, ...]]:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     reader = _Reader(os.environ if env is None else env)
-    secrets = tuple(s.strip() for s in (reader.raw("MP_WEBHOOK_SECRET") or "").split(",") if s.strip())
     prefix = reader.text_or("MPWH_KEY_PREFIX", "mpwh")
     if not prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"MPWH_KEY_PREFIX: letters, digits, '-', '_' and '.' only, got {prefix!r}")
@@ -181,7 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=reader.url("REDIS_URL", "redis://localhost:6379/0", ("redis", "rediss", "unix")),
         key_prefix=prefix,
         mp_access_token=access_token,
-        mp_webhook_secrets=secrets,
+        mp_webhook_secrets=reader.items("MP_WEBHOOK_SECRET"),
         mp_allow_unsigned=reader.boolean("MP_ALLOW_UNSIGNED", False),
         mp_signature_tolerance_seconds=int(reader.number("MP_SIGNATURE_TOLERANCE_SECONDS", 0, integer=True)),
         mp_accept_ipn=reader.boolean("MP_ACCEPT_IPN", True),
@@ -195,7 +216,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ghl_rate_limit_window_seconds=reader.number("GHL_RATE_LIMIT_WINDOW_SECONDS", 10.0, minimum=0.001),
         retry_delays=_parse_delays(reader),
         job_timeout_seconds=int(reader.number("JOB_TIMEOUT_SECONDS", 120, minimum=1, integer=True)),
-        api_token=reader.text("API_TOKEN"),
+        api_tokens=reader.items("API_TOKEN"),
+        api_read_tokens=reader.items("API_READ_TOKEN"),
         log_level=log_level,
         metrics_port=int(reader.number("METRICS_PORT", 9100, minimum=1, integer=True)),
         scheduler_interval_seconds=reader.number("SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=0.1),

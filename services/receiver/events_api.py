@@ -1,13 +1,14 @@
-"""/api/webhook-events: what operators and the CLI read (bearer API_TOKEN)."""
+"""/api/webhook-events: what operators and the CLI read (bearer tokens: SPEC "Tokens and scopes")."""
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from services.core.auth import Scope
 from services.core.events import EventStatus
 from services.core.store.model import MAX_PAGE, EventQuery, RequeueMode, RequeueResult
 from services.core.timestamps import parse_instant
@@ -15,21 +16,37 @@ from services.core.timestamps import parse_instant
 from .state import receiver_state
 
 
-def require_token(request: Request) -> None:
-    token = receiver_state(request).settings.api_token
-    if not token:
-        raise HTTPException(503, "the events API is disabled: set API_TOKEN to enable it")
+def _presented_token(request: Request) -> str:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
+def require(needed: Scope) -> Callable[[Request], None]:
+    """A dependency: 401 without a valid token, 403 for a token without `needed`, 503
+    when no token is configured at all (the API is then off, and says how to turn it on)."""
+
+    def check(request: Request) -> None:
+        tokens = receiver_state(request).settings.tokens
+        if not tokens.configured:
+            raise HTTPException(503, "the events API is disabled: set API_TOKEN (or API_READ_TOKEN) to enable it")
+        allowed = tokens.allows(_presented_token(request), needed)
+        if allowed is None:
+            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+        if not allowed:
+            raise HTTPException(403, "this token may only read; retrying needs an operator token (API_TOKEN)")
+
+    return check
 
 
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid bearer token."},
-    503: {"description": "API_TOKEN is not set, or Redis is unavailable."},
+    503: {"description": "Neither API_TOKEN nor API_READ_TOKEN is set, or Redis is unavailable."},
 }
 router = APIRouter(
-    prefix="/api/webhook-events", tags=["events"], dependencies=[Depends(require_token)], responses=_AUTH_RESPONSES
+    prefix="/api/webhook-events",
+    tags=["events"],
+    dependencies=[Depends(require(Scope.READ))],
+    responses=_AUTH_RESPONSES,
 )
 
 
@@ -84,7 +101,12 @@ async def get_event(request: Request, event_id: str) -> dict[str, Any]:
     "/{event_id}/retry",
     summary="Queue an event now, with a fresh retry budget",
     status_code=202,
-    responses={404: {"description": "No such event."}, 409: {"description": "The event is being processed right now."}},
+    dependencies=[Depends(require(Scope.OPERATE))],
+    responses={
+        403: {"description": "A read-only token (API_READ_TOKEN)."},
+        404: {"description": "No such event."},
+        409: {"description": "The event is being processed right now."},
+    },
 )
 async def retry_event(request: Request, event_id: str) -> JSONResponse:
     requeued = await receiver_state(request).store.requeue(event_id, RequeueMode.MANUAL)

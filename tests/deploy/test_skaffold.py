@@ -371,7 +371,7 @@ def test_the_sandbox_is_deployed_and_forwarded_where_send_test_looks(monkeypatch
     # --follow reads /api/webhook-events/<id> with send-test's default token; the receiver
     # accepts unsigned notifications (send-test signs only with MP_WEBHOOK_SECRET set).
     values = scenario_values("dev")
-    assert values["secrets"]["apiToken"] == defaults.api_token
+    assert values["secrets"]["apiToken"] == defaults.api_token  # send-test's --api-token default
     assert values["config"]["allowUnsigned"] is True and not defaults.secret
 
 

@@ -50,10 +50,15 @@ KNOWN_TYPES = frozenset(
 )
 
 
+# The `type` label of a missing type, and of one outside KNOWN_TYPES.
+UNKNOWN_TYPE = "unknown"
+OTHER_TYPE = "other"
+
+
 def metric_type(event_type: str | None) -> str:
     if event_type is None:
-        return "unknown"
-    return event_type if event_type in KNOWN_TYPES else "other"
+        return UNKNOWN_TYPE
+    return event_type if event_type in KNOWN_TYPES else OTHER_TYPE
 
 
 def _number(value: str | None) -> float | None:

@@ -12,7 +12,7 @@ WEBHOOKS_RECEIVED = Counter(
 RECEIVE_DURATION = Histogram(
     "mpwh_receive_duration_seconds",
     "Time from request start to the answer of POST /webhooks/mp.",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 
 # Series exist from start-up at 0, so rate()/increase() see the first notification of

@@ -13,7 +13,7 @@ UPSTREAM_DURATION = Histogram(
     "mpwh_upstream_request_duration_seconds",
     "Duration of requests to Mercado Pago and GoHighLevel.",
     ["upstream"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30),
 )
 GHL_RATE_LIMIT_WAITS = Counter(
     "mpwh_ghl_rate_limit_waits_total",
@@ -26,3 +26,8 @@ GHL_RATE_LIMIT_WAIT_SECONDS = Counter(
 
 for _upstream in ("mercadopago", "highlevel"):
     UPSTREAM_DURATION.labels(_upstream)
+# The codes alerts read with rate()/increase() exist from start-up at 0, so the first
+# 401 after a start (a revoked token) is seen too: a series born at 1 shows no increase.
+for _upstream in ("mercadopago", "highlevel"):
+    for _code in ("401", "403", "429"):
+        UPSTREAM_REQUESTS.labels(_upstream, _code)

@@ -16,7 +16,7 @@ from services.core.store import EventStore
 from services.upstream.errors import PermanentError, RetryableError
 
 from .handlers import Handled, Handlers
-from .metrics import EVENTS_PROCESSED, PROCESSING_DURATION
+from .metrics import ENDING_OUTCOMES, EVENT_COMPLETION, EVENTS_PROCESSED, PROCESSING_DURATION
 
 log = logging.getLogger("mpwh.worker")
 
@@ -73,6 +73,11 @@ class Processor:
             )
             return {"outcome": outcome}
         EVENTS_PROCESSED.labels(label, outcome).inc()
+        # A person's retry adds a fresh budget to max_attempts: that event already ended
+        # once (and was observed then); observing it again would count one event twice,
+        # late, against the SLO.
+        if outcome in ENDING_OUTCOMES and event.max_attempts <= self.settings.max_attempts:
+            EVENT_COMPLETION.labels(label, outcome).observe(max(0.0, time.time() - event.received_at))
         log.log(
             logging.INFO if outcome == Outcome.SUCCESS else logging.WARNING,
             f"event {outcome}",

@@ -320,6 +320,51 @@ def test_processed_counters_by_type_and_outcome(pipeline, sandbox):
     )
 
 
+def _completions(outcome: str, le: str = "+Inf") -> float:
+    labels = {"type": "payment", "outcome": outcome, "le": le}
+    return REGISTRY.get_sample_value("mpwh_event_completion_seconds_bucket", labels) or 0
+
+
+def test_completion_histogram_observes_the_attempt_that_ends_the_event(pipeline, sandbox):
+    """Receipt to ending: once per event (not per attempt), by outcome; a person's retry
+    of an event that already ended is not observed a second time."""
+    state, _ = sandbox
+    state.put_payment("1013", "approved")
+    state.fail_next("mp", "GET", "/v1/payments/1013", 500)
+    success, failed = _completions("success"), _completions("failed")
+    quick = _completions("success", "5.0")
+    run = pipeline(RETRY_DELAYS="0")
+    ok = run.notify("1013")  # a retry, then success: one observation
+    bad = run.notify("999998")  # unknown payment: failed at once
+    run.drain()
+    assert run.store.get(ok).status == "success" and run.store.get(bad).status == "failed"
+    assert _completions("success") == success + 1
+    assert _completions("success", "5.0") == quick + 1  # within seconds of its receipt
+    assert _completions("failed") == failed + 1
+
+    state.put_payment("999998", "approved")
+    assert run.store.requeue(bad, RequeueMode.MANUAL).value == "queued"
+    run.drain()
+    assert run.store.get(bad).status == "success"
+    assert _completions("success") == success + 1, "a person's retry was observed as a second ending"
+
+
+def test_every_type_and_outcome_series_exists_from_start_up():
+    """MpwhEventsFailed reads a plain increase(): a failed series born at 1 would hide
+    the first failure of a type after a worker start."""
+    import services.worker.metrics  # noqa: F401 - registers the worker's series
+    from services.core.events import KNOWN_TYPES
+
+    for event_type in (*KNOWN_TYPES, "other", "unknown"):
+        for outcome in ("success", "retry", "failed"):
+            labels = {"type": event_type, "outcome": outcome}
+            assert REGISTRY.get_sample_value("mpwh_events_processed_total", labels) is not None, labels
+    for code in ("401", "403", "429"):
+        for upstream in ("mercadopago", "highlevel"):
+            labels = {"upstream": upstream, "code": code}
+            assert REGISTRY.get_sample_value("mpwh_upstream_requests_total", labels) is not None, labels
+
+
 def test_failed_tag_call_releases_the_lock_and_remembers_the_contact(pipeline, sandbox):
     state, _ = sandbox
     state.put_payment("1020", "approved", email="retry-tag@example.com")

@@ -4,7 +4,11 @@ passes; a failed pass leaves the last-success time as it was."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from redis import Redis
 
 from services.core.keys import Keys
@@ -30,19 +34,34 @@ def push_metrics(settings: Settings, redis: Redis, keys: Keys, *, succeeded: boo
         return
     totals = {text(k): int(v) for k, v in redis.hgetall(keys.reconciler.totals).items()}
     registry = CollectorRegistry()
-    # Gauges carrying counter totals: the Pushgateway stores values, not increments.
-    recovered = Gauge(
-        "mpwh_reconciler_recovered_total", "Events recovered by the reconciler.", ["reason"], registry=registry
-    )
-    deleted = Gauge("mpwh_reconciler_deleted_total", "Events deleted by retention.", ["status"], registry=registry)
-    for reason in Recovery:
-        recovered.labels(reason).set(totals.get(f"recovered:{reason}", 0))
-    for status in RETAINED:
-        deleted.labels(status).set(totals.get(f"deleted:{status}", 0))
+    registry.register(PassTotals(totals))
     if succeeded:
         Gauge(
             "mpwh_reconciler_last_success_timestamp_seconds", "End of the last successful pass.", registry=registry
         ).set_to_current_time()
-    pushadd_to_gateway(
-        settings.pushgateway_url, job=JOB, grouping_key={"prefix": settings.key_prefix}, registry=registry
-    )
+    # The pod's namespace in the grouping key: scraped with honor_labels, the series keep
+    # the install's namespace (not the Pushgateway's), so the alerts group by it.
+    grouping = {"prefix": settings.key_prefix}
+    if settings.pod_namespace:
+        grouping["namespace"] = settings.pod_namespace
+    pushadd_to_gateway(settings.pushgateway_url, job=JOB, grouping_key=grouping, registry=registry)
+
+
+class PassTotals(Collector):
+    """The totals kept in Redis, pushed as counters (a gauge named *_total would break
+    the convention rules and dashboards rely on; the values only ever grow)."""
+
+    def __init__(self, totals: dict[str, int]) -> None:
+        self.totals = totals
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        recovered = CounterMetricFamily(
+            "mpwh_reconciler_recovered", "Events recovered by the reconciler.", labels=["reason"]
+        )
+        for reason in Recovery:
+            recovered.add_metric([reason], self.totals.get(f"recovered:{reason}", 0))
+        deleted = CounterMetricFamily("mpwh_reconciler_deleted", "Events deleted by retention.", labels=["status"])
+        for status in RETAINED:
+            deleted.add_metric([status], self.totals.get(f"deleted:{status}", 0))
+        yield recovered
+        yield deleted

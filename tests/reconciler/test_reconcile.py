@@ -287,3 +287,24 @@ def test_pass_pushes_metrics_to_the_pushgateway(pipeline):
     assert job == "mpwh-reconciler" and prefix == run.settings.key_prefix
     assert "mpwh_reconciler_last_success_timestamp_seconds" in body
     assert 'mpwh_reconciler_recovered_total{reason="lost_enqueue"} 0.0' in body
+    # Totals that only grow are pushed as counters: no gauge carries a _total name.
+    assert "# TYPE mpwh_reconciler_recovered_total counter" in body
+    assert "# TYPE mpwh_reconciler_deleted_total counter" in body
+    assert "gauge" not in body.replace("# TYPE mpwh_reconciler_last_success_timestamp_seconds gauge", "")
+
+
+def test_the_push_carries_the_pods_namespace(pipeline):
+    """Scraped with honor_labels, the namespace of the grouping key becomes the series'
+    namespace label, which the reconciler alerts group by."""
+    pushes = []
+    gateway = FastAPI()
+
+    @gateway.post("/metrics/{grouping:path}")
+    async def push(grouping: str):
+        pushes.append(grouping)
+        return {}
+
+    with serve_app(gateway) as url:
+        run = pipeline(PUSHGATEWAY_URL=url, POD_NAMESPACE="shop")
+        assert run_once(Reconciler(run.settings, run.store.redis)) == 0
+    assert pushes == [f"job/mpwh-reconciler/namespace/shop/prefix/{run.settings.key_prefix}"]

@@ -22,11 +22,16 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
             "failedEvents": {"for": "2m"},
             "backlogAge": {"minutes": 45},
             "receiverErrors": {"ratio": 0.25, "for": "1m"},
-            "invalidSignatures": {"perSecond": 2, "for": "30m"},
-            "reconcilerStale": {"seconds": 3600},
+            "invalidSignatures": {"ratio": 0.5, "minCount": 12, "window": "20m", "for": "30m"},
+            "reconcilerStale": {"seconds": 3600, "for": "20m"},
+            "redisUnreachable": {"for": "1m"},
+            "redisMemory": {"ratio": 0.8, "for": "5m"},
+            "upstreamAuth": {"window": "5m", "minCount": 1, "for": "0m"},
+            "schedulerLag": {"seconds": 120, "for": "5m"},
             "targetDown": {"for": "10m"},
             "noNotifications": {"enabled": True, "window": "24h"},
         },
+        "slo": {"objective": 0.995, "latencySeconds": 600, "window": "28d", "minEvents": 100},
     },
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.observability.paths import RUNTIME_CONTRACT, tool
+from tests.observability.paths import PLAIN_RULES, RUNTIME_CONTRACT, tool
 from tests.observability.promql import contract_metric_names, metric_names
 from tests.observability.queries import dashboard_files, dashboard_queries, panels
 from tests.observability.rendering import run
@@ -85,7 +85,11 @@ def test_panels_have_titles_unique_ids_and_do_not_overlap(path: Path) -> None:
 
 
 def test_queries_use_only_contract_metric_names() -> None:
-    allowed = contract_metric_names(RUNTIME_CONTRACT)
+    """Or a series the rules record, or redis_exporter's (test_rules_lint.py)."""
+    document = yaml.safe_load(PLAIN_RULES.read_text())
+    recorded = {rule["record"] for group in document["groups"] for rule in group["rules"] if "record" in rule}
+    exporter = {"redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes"}
+    allowed = contract_metric_names(RUNTIME_CONTRACT) | recorded | exporter | {"up"}
     for title, expr in dashboard_queries():
         used = metric_names(expr)
         assert used, f"{title}: no metric found in {expr!r}"
@@ -137,3 +141,41 @@ def test_queries_parse_as_promql(tmp_path: Path) -> None:
     rules_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}))
     result = run([tool("promtool"), "check", "rules", "--lint=none", str(rules_file)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_query_is_filtered_by_namespace_and_release() -> None:
+    """The reconciler's pushed series carry the install's namespace but no release (its
+    job is mpwh-reconciler; prefix tells installs apart), so they are filtered by
+    namespace only."""
+    for path in DASHBOARDS:
+        for panel in panels(load(path)):
+            for target in panel.get("targets", []):
+                expr = target["expr"]
+                assert 'namespace=~"$namespace"' in expr, (panel["title"], expr)
+                assert "$release" in expr or 'job="mpwh-reconciler"' in expr, (panel["title"], expr)
+
+
+def test_the_top_row_answers_the_first_minute() -> None:
+    overview = load(next(p for p in DASHBOARDS if "overview" in p.name))
+    top = [p for p in panels(overview) if p["gridPos"]["y"] < 9 and p["type"] != "row"]
+    exprs = " ".join(t["expr"] for p in top for t in p["targets"])
+    for needle in (
+        "mpwh:event_slo_errors:ratio_rate1h",  # SLO burn
+        "mpwh_event_completion_seconds_count",  # arrivals vs completions
+        "up{",  # up by component
+        "mpwh_queue_depth",  # Redis reachable, how much is stuck
+        "redis_memory_used_bytes",
+        'outcome="failed"}[1h]',  # failures in the last hour, not stored failures
+        "mpwh_upstream_breaker_open",
+        "mpwh_upstream_requests_total",  # which upstream
+    ):
+        assert needle in exprs, needle
+    # A Redis outage empties panels: they say why instead of "No data".
+    for panel in top:
+        assert panel["fieldConfig"]["defaults"].get("noValue"), panel["title"]
+
+
+def test_firing_alerts_are_annotated_on_the_time_series() -> None:
+    overview = load(next(p for p in DASHBOARDS if "overview" in p.name))
+    exprs = [a.get("expr", "") for a in overview["annotations"]["list"]]
+    assert any(e.startswith("ALERTS{") and 'alertname=~"Mpwh.*"' in e and "$namespace" in e for e in exprs), exprs

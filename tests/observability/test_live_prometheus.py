@@ -91,6 +91,15 @@ EXPECTED_SILENT = {
     # Every target is up (test_prometheus_scrapes_every_component checks up == 1).
     "MpwhTargetDown": "every target is up",
     "MpwhComponentDown": "every target is up",
+    # Redis answered throughout (its outage is tests/observability/*.rules.test.yml's).
+    "MpwhRedisUnreachable": "Redis answered throughout",
+    "MpwhRedisMemoryHigh": "no redis_exporter in this stack",
+    "MpwhQueueGrowing": "the queue never grew past 50",
+    "MpwhSchedulerLagging": "the scheduler moved retries every 0.5 s",
+    "MpwhUpstreamAuthFailing": "no upstream answered 401/403",
+    "MpwhGoHighLevelRateLimited": "two 429s among the GoHighLevel calls: below 10%",
+    "MpwhUpstreamBreakerOpen": "no breaker metric yet (branch rel) and no breaker opened",
+    "MpwhReconcilerRecoveriesRising": "nothing was abandoned or lost",
     # Off by default (so not in the plain rules): rendered with noNotifications.enabled
     # and evaluated too. Notifications did arrive, and a fresh Prometheus has no 6h of
     # history for the rule to judge from.
@@ -100,7 +109,10 @@ EXPECTED_SILENT = {
 # Dashboard queries that may be empty over the run. None: the traffic makes every panel
 # show data (the GoHighLevel 429s make the rate-limit panel move, the reconciler's two
 # passes give "per hour" increases). Add a query here only with the reason it cannot.
-DASHBOARD_MAY_BE_EMPTY: dict[str, str] = {}
+DASHBOARD_MAY_BE_EMPTY: dict[str, str] = {
+    "Breaker state": "mpwh_upstream_breaker_open comes with the breaker (branch rel)",
+    "Redis memory (of maxmemory)": "no redis_exporter in this stack",
+}
 
 
 # ---------------------------------------------------------------------------- the stack
@@ -524,7 +536,7 @@ def test_every_alert_expression_parses_and_fires_only_where_meant(live: LiveStac
     assert not problems, "\n".join(problems)
 
     # Before the reconciler's first push, the "never reported" alert did show.
-    assert live.absent_before_push and float(live.absent_before_push[0]["value"][1]) == 1.0
+    assert live.absent_before_push and float(live.absent_before_push[0]["value"][1]) >= 1.0
     # Its value is what its description prints.
     (failed,) = values["MpwhEventsFailed"]
     assert float(failed["value"][1]) >= len(UNKNOWN_IDS), failed

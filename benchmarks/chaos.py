@@ -74,7 +74,7 @@ class Profile:
 
     @classmethod
     def short(cls, seed: int | None = None) -> Profile:
-        return cls(60.0, 2, 1, 10.0, 60.0, seed if seed is not None else random.randrange(2**32))
+        return cls(75.0, 2, 1, 10.0, 60.0, seed if seed is not None else random.randrange(2**32))
 
     @classmethod
     def minutes(cls, minutes: float, seed: int | None = None) -> Profile:

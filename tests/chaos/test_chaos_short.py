@@ -5,6 +5,7 @@ longer than the retry schedule, under a steady signed load; every invariant must
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ _PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "chaos.py"
 _spec = importlib.util.spec_from_file_location("chaos_run", _PATH)
 assert _spec is not None and _spec.loader is not None
 chaos = importlib.util.module_from_spec(_spec)
+# Registered first: its dataclasses look their module up while they are made.
+sys.modules[_spec.name] = chaos
 _spec.loader.exec_module(chaos)
 
 

@@ -18,18 +18,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .arguments import port
+
 COLOURS = {"redis": 90, "sandbox": 35, "receiver": 36, "worker": 32, "scheduler": 33, "reconcile": 34}
 DEV_API_TOKEN = "dev-token"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8000, help="receiver port")
-    parser.add_argument("--sandbox-port", type=int, default=8010)
+    parser.add_argument("--port", type=port, default=8000, help="receiver port")
+    parser.add_argument("--sandbox-port", type=port, default=8010)
     parser.add_argument(
-        "--metrics-port", type=int, default=9100, help="worker metrics; the scheduler uses the next port"
+        "--metrics-port", type=port, default=9100, help="worker metrics; the scheduler uses the next port"
     )
     parser.add_argument(
-        "--redis-port", type=int, default=6390, help="for the embedded Redis, when REDIS_URL does not answer"
+        "--redis-port", type=port, default=6390, help="for the embedded Redis, when REDIS_URL does not answer"
     )
     parser.add_argument("--data-dir", default=".dev", help="where the embedded Redis keeps its data")
 

@@ -12,6 +12,8 @@ from services.core.store import EventCalls, EventStore
 from services.core.store.model import MAX_PAGE, EventQuery
 from services.core.timestamps import parse_instant
 
+from .arguments import positive_int
+
 
 def open_store() -> EventStore:
     settings = load_settings()
@@ -36,7 +38,9 @@ def add_filters(parser: argparse.ArgumentParser, *, default_status: EventStatus 
     parser.add_argument("--type", help="notification type, e.g. payment")
     parser.add_argument("--since", type=instant, help="ISO-8601, inclusive")
     parser.add_argument("--until", type=instant, help="ISO-8601, inclusive")
-    parser.add_argument("--limit", type=int, default=default_limit, help=f"at most this many (default {default_limit})")
+    parser.add_argument(
+        "--limit", type=positive_int, default=default_limit, help=f"at most this many (default {default_limit})"
+    )
 
 
 def select(store: EventStore, args: argparse.Namespace) -> list[Event]:

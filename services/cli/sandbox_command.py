@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from .arguments import port
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--port", type=port, default=8010)
 
 
 def run(args: argparse.Namespace) -> int:

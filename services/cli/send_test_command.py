@@ -13,6 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .arguments import positive_int
+
 if TYPE_CHECKING:
     import httpx
 
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--payment-id", help="resource id (default: a random one)")
     parser.add_argument("--ipn", action="store_true", help="send the legacy IPN format (?topic=...&id=...)")
-    parser.add_argument("--count", type=int, default=1, help="send this many distinct notifications")
+    parser.add_argument("--count", type=positive_int, default=1, help="send this many distinct notifications")
     parser.add_argument("--follow", action="store_true", help="then show the event's processing until it ends")
     parser.add_argument(
         "--secret",

@@ -15,7 +15,8 @@ def parse_instant(value: str) -> float:
     """Epoch seconds of an ISO-8601 date or time that names its zone; ValueError saying
     what is wrong otherwise (the API answers it as 400, the CLI as a usage error)."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # RFC 3339 (OpenAPI's date-time) allows a lower-case `t` and `z`.
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"expected an ISO-8601 date or time, got {value!r}") from None
     if parsed.tzinfo is None:

@@ -45,6 +45,10 @@ def _json_body(body: bytes) -> dict[str, Any]:
         parsed = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadNotificationError("body is not valid JSON") from None
+    except (ValueError, RecursionError):
+        # Valid JSON Python refuses to hold: an integer over its 4300-digit limit, or
+        # nesting deeper than the interpreter's recursion limit (both fit in 64 KiB).
+        raise BadNotificationError("body nests too deep or holds a number too long to read") from None
     if not isinstance(parsed, dict):
         raise BadNotificationError("body must be a JSON object")
     return parsed

@@ -35,7 +35,8 @@ def _parse_header(header: str) -> tuple[str, str]:
     ts, v1 = fields.get("ts"), fields.get("v1")
     if not ts or not v1:
         raise SignatureError("malformed x-signature header: expected ts=...,v1=...")
-    if not ts.isdigit():
+    # isdigit() alone also accepts characters such as "²" that int() refuses.
+    if not (ts.isascii() and ts.isdigit()):
         raise SignatureError("malformed x-signature header: ts is not a number")
     return ts, v1.lower()
 

@@ -39,24 +39,33 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         {"error": "storage unavailable, retry later"},
     ),
 }
+# What parse() needs, spelled in JSON Schema so a request valid by the document is
+# accepted: a `type` and a `data.id` that are not blank.
+_NOT_BLANK = {"type": "string", "pattern": r"\S"}
 _NOTIFICATION_SCHEMA = {
     "requestBody": {
         "description": (
-            "A Mercado Pago notification: the Webhooks format as JSON, or empty for IPN (`?topic=payment&id=123`)."
+            "A Mercado Pago notification in the Webhooks format. The legacy IPN format posts"
+            " `?topic=payment&id=123` with an empty body instead; a request with neither is answered 400."
         ),
-        "required": False,
+        "required": True,
         "content": {
             "application/json": {
                 "schema": {
                     "type": "object",
+                    "required": ["type", "data"],
                     "properties": {
                         "id": {"type": ["integer", "string"]},
-                        "type": {"type": "string"},
+                        "type": _NOT_BLANK,
                         "action": {"type": "string"},
                         "live_mode": {"type": "boolean"},
                         "date_created": {"type": "string"},
                         "user_id": {"type": ["integer", "string"]},
-                        "data": {"type": "object", "properties": {"id": {"type": ["integer", "string"]}}},
+                        "data": {
+                            "type": "object",
+                            "required": ["id"],
+                            "properties": {"id": {"anyOf": [{"type": "integer"}, _NOT_BLANK]}},
+                        },
                     },
                 },
                 "example": {

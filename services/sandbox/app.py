@@ -7,14 +7,16 @@ header) and answers in their shapes. Mercado Pago lives under `/mp`, GoHighLevel
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from .state import Call, SandboxState
+from .state import Call, Chaos, SandboxState
 
 
 def _epoch(value: str) -> float:
@@ -29,15 +31,26 @@ def create_sandbox(state: SandboxState) -> FastAPI:
         """Records the call, applies latency and injected faults, checks the headers."""
         path = request.url.path.removeprefix(f"/{upstream}")
         body = await request.json() if request.method == "POST" and await request.body() else None
-        state.record(
-            Call(upstream, request.method, path, time.time(), dict(request.headers), dict(request.query_params), body)
+        call = Call(
+            upstream, request.method, path, time.time(), dict(request.headers), dict(request.query_params), body
         )
-        if state.latency_seconds:
-            await asyncio.sleep(state.latency_seconds)
+        state.record(call)
+        request.state.call = call
+        chaos = state.chaos.get(upstream)
+        latency = state.latency_seconds + (random.uniform(0, chaos.latency_seconds) if chaos else 0.0)
+        if latency:
+            await asyncio.sleep(latency)
+        refused = await _refusal(upstream, request, path)
+        call.status = refused.status_code if refused is not None else 200
+        return refused
+
+    async def _refusal(upstream: str, request: Request, path: str) -> JSONResponse | None:
         fault = state.take_fault(upstream, request.method, path)
         if fault is not None:
-            status, headers = fault
-            return JSONResponse({"message": f"injected {status}"}, status_code=status, headers=headers)
+            await asyncio.sleep(fault.delay_seconds)
+            return JSONResponse(
+                {"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers
+            )
         token = state.mp_access_token if upstream == "mp" else state.ghl_api_token
         if request.headers.get("authorization") != f"Bearer {token}":
             return JSONResponse({"message": "invalid access token", "status": 401}, status_code=401)
@@ -115,6 +128,7 @@ def create_sandbox(state: SandboxState) -> FastAPI:
         with state.lock:
             contact = state.contacts.get(contact_id)
             if contact is None:
+                request.state.call.status = 400
                 return JSONResponse({"message": "Contact not found", "statusCode": 400}, status_code=400)
             contact["tags"] = sorted(set(contact["tags"]) | set(body.get("tags") or []))
             return {"tags": contact["tags"]}
@@ -129,7 +143,26 @@ def create_sandbox(state: SandboxState) -> FastAPI:
             body.get("status", "approved"),
             email=body.get("email", "buyer@example.com"),
             amount=float(body.get("amount", 100.0)),
+            updated=body.get("updated"),
         )
+
+    @control.put("/chaos/{upstream}")
+    async def put_chaos(upstream: str, request: Request) -> Any:
+        """Random faults for `mp` or `ghl` (fields of Chaos; `{}` turns them off)."""
+        if upstream not in ("mp", "ghl"):
+            raise HTTPException(404, "upstream is mp or ghl")
+        chaos = Chaos(**(await request.json()))
+        with state.lock:
+            state.chaos[upstream] = chaos
+        return asdict(chaos)
+
+    @control.get("/calls")
+    async def list_calls(upstream: str, method: str | None = None, path_prefix: str = "") -> Any:
+        """The calls made to an upstream: when, what, and what the sandbox answered."""
+        return [
+            {"method": c.method, "path": c.path, "at": c.at, "status": c.status, "body": c.body}
+            for c in state.calls_to(upstream, method, path_prefix)
+        ]
 
     @control.get("/contacts")
     async def list_contacts() -> Any:

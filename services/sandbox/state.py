@@ -4,6 +4,7 @@ test or a developer injects (status codes to answer next, latency)."""
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,30 @@ class Call:
     headers: dict[str, str]
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    # What the sandbox answered (set once known): a chaos run counts only tags applied.
+    status: int | None = None
+
+
+@dataclass
+class Chaos:
+    """Faults drawn at random on every call to one upstream, for chaos runs: an outage
+    answers every call 503; otherwise 5xx, 429 with Retry-After, or a timeout (the
+    answer held past the workers' read timeout, then 504) at these rates, after a
+    random latency up to `latency_seconds`."""
+
+    outage: bool = False
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_seconds: float = 16.0
+    latency_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int
+    headers: dict[str, str]
+    delay_seconds: float = 0.0
 
 
 @dataclass
@@ -41,6 +66,7 @@ class SandboxState:
     # (upstream, method, path prefix) -> answers to give next: (status, headers) each.
     faults: list[tuple[str, str, str, int, dict[str, str]]] = field(default_factory=list)
     latency_seconds: float = 0.0
+    chaos: dict[str, Chaos] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -94,12 +120,27 @@ class SandboxState:
         with self.lock:
             self.faults.extend([(upstream, method, path_prefix, status, headers or {})] * times)
 
-    def take_fault(self, upstream: str, method: str, path: str) -> tuple[int, dict[str, str]] | None:
+    def take_fault(self, upstream: str, method: str, path: str) -> Fault | None:
+        """The next injected answer for this call, else one drawn from the upstream's chaos."""
         with self.lock:
             for index, (up, verb, prefix, status, headers) in enumerate(self.faults):
                 if up == upstream and verb == method and path.startswith(prefix):
                     del self.faults[index]
-                    return status, headers
+                    return Fault(status, headers)
+            chaos = self.chaos.get(upstream)
+        if chaos is None:
+            return None
+        if chaos.outage:
+            return Fault(503, {})
+        draw = random.random()
+        for rate, fault in (
+            (chaos.error_rate, Fault(random.choice((500, 502, 503)), {})),
+            (chaos.throttle_rate, Fault(429, {"Retry-After": "1"})),
+            (chaos.timeout_rate, Fault(504, {}, chaos.timeout_seconds)),
+        ):
+            if draw < rate:
+                return fault
+            draw -= rate
         return None
 
     def record(self, call: Call) -> None:

@@ -96,6 +96,9 @@ def test_ipn_refused_when_not_accepted(start_receiver):
         (json.dumps({"id": 1, "type": "payment", "data": {"id": {"nested": 1}}}).encode(), "resource id"),
         (json.dumps({"id": 1, "data": {"id": "5"}}).encode(), "type"),
         (b"", "type"),
+        # Valid JSON Python refuses to read (a 500 once, found by tests/fuzz).
+        (b'{"type": "payment", "data": {"id": ' + b"7" * 5000 + b"}}", "number too long"),
+        (b"[" * 30_000 + b"]" * 30_000, "nests too deep"),
     ],
 )
 def test_malformed_bodies_are_400_and_store_nothing(receiver: Receiver, content: bytes, reason: str):
@@ -104,6 +107,15 @@ def test_malformed_bodies_are_400_and_store_nothing(receiver: Receiver, content:
     assert response.status_code == 400, response.text
     assert reason in response.json()["error"]
     receiver.assert_nothing_stored()
+
+
+def test_the_document_declares_what_a_webhooks_format_body_needs(receiver: Receiver):
+    operation = receiver.http.get("/openapi.json").json()["paths"]["/webhooks/mp"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["type", "data"]
+    assert body["properties"]["type"]["pattern"] == r"\S"
+    assert body["properties"]["data"]["required"] == ["id"]
+    assert set(operation["responses"]) >= {"200", "400", "401", "413", "503"}
 
 
 def test_ipn_without_resource_id_is_400(receiver: Receiver):

@@ -59,7 +59,7 @@ def check_credentials(settings: Settings) -> None:
     certificate) stops the process with one line naming the setting, instead of every
     request failing later. An unreachable Redis is not a configuration error: the
     components start and report it (503, readiness) until it is back."""
-    client = sync_redis(settings, single_connection=True)
+    client = sync_redis(settings)
     try:
         client.ping()
     except (AuthenticationError, AuthorizationError) as error:

@@ -66,15 +66,14 @@ class TlsFiles:
 def make_tls_files(directory: Path) -> TlsFiles:
     """Made with the `openssl` command, as an operator would."""
 
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+    def openssl(command: str) -> None:
+        subprocess.run(["openssl", *command.split()], cwd=directory, check=True, capture_output=True)
 
-    openssl(*"req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.crt".split())
-    openssl(*"req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr".split())
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.crt")
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr")
     (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
     openssl(
-        *"x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext".split(),
-        *("-out", "server.crt"),
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.crt"
     )
     return TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key")
 

@@ -338,3 +338,9 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
     assert stored == {k: str(v).encode() for k, v in theirs.items() if v != ""}
     job = ProductJob.fetch(job_id, connection=store.redis)
     assert job.func_name == rqjobs.PROCESS_EVENT and job.args == [event_id] and job.get_status() == "queued"
+
+
+def test_the_webhook_path_answers_405_to_anything_but_post(receiver: Receiver):
+    # The Ingress routes the path whatever the method (it cannot filter methods).
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        assert receiver.http.request(method, "/webhooks/mp").status_code == 405, method

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
 
 from services.core.events import EventStatus
+from services.core.heartbeat import Heartbeat
 from services.core.settings import Settings, load_settings
 from services.core.store import EventCalls, EventStore
 from services.sandbox.app import create_sandbox
 from services.sandbox.state import SandboxState
 from services.scheduler.runner import scheduler_class
 from services.worker import tasks
-from services.worker.runner import build_processor
+from services.worker.runner import build_processor, product_worker
 from tests.support.servers import PrivateRedis, flushed_redis, free_port, redis_test_url, serve_app
 from tests.support.store import notify
 
@@ -145,8 +145,7 @@ class Pipeline:
     def work(self) -> None:
         processor = build_processor(self.settings, "test-worker.abc123")
         tasks.install(processor)
-        queue = Queue(self.store.keys.queue_name, connection=self.store.redis)
-        SimpleWorker([queue], connection=self.store.redis).work(burst=True)
+        product_worker(self.store.keys.queue_name, self.store.redis, Heartbeat(60)).work(burst=True)
 
     def move_due_retries(self) -> None:
         scheduler = scheduler_class(self.store.keys)(queue_name=self.store.keys.queue_name, connection=self.store.redis)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -78,11 +79,11 @@ class Children:
                 process.kill()
 
 
-def _redis_answers(url: str) -> bool:
+def _redis_answers(url: str, password: str | None = None) -> bool:
     import redis
 
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        redis.Redis.from_url(url, password=password, socket_connect_timeout=0.5).ping()
         return True
     except redis.RedisError:
         return False
@@ -106,13 +107,13 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> No
 
 def run(args: argparse.Namespace) -> int:
 
-    from services.core.settings import load_settings
+    from services.core.settings import load_settings, url_without_credentials
 
     env = dict(os.environ)
     children = Children()
     notes: list[str] = []
     redis_url = env.get("REDIS_URL", "redis://localhost:6379/0")
-    if not _redis_answers(redis_url):
+    if not _redis_answers(redis_url, env.get("REDIS_PASSWORD")):
         binary = _redis_binary()
         if binary is None:
             print(
@@ -123,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
         data = Path(args.data_dir, "redis").resolve()
         data.mkdir(parents=True, exist_ok=True)
         redis_url = f"redis://127.0.0.1:{args.redis_port}/0"
+        # A password even on loopback: any local process could otherwise queue work.
+        password = secrets.token_hex(16)
+        env["REDIS_PASSWORD"] = password
         children.start(
             "redis",
             [
@@ -139,14 +143,17 @@ def run(args: argparse.Namespace) -> int:
                 "everysec",
                 "--save",
                 "",
+                "--requirepass",
+                password,
             ],
             env,
         )
-        _wait_for(lambda: _redis_answers(redis_url), "the embedded Redis")
+        _wait_for(lambda: _redis_answers(redis_url, password), "the embedded Redis")
         notes.append(f"Redis: embedded server on 127.0.0.1:{args.redis_port}, data in {data}")
     else:
-        notes.append(f"Redis: {redis_url}")
+        notes.append(f"Redis: {url_without_credentials(redis_url)}")
     env["REDIS_URL"] = redis_url
+    env.setdefault("RECEIVER_DOCS_ENABLED", "true")
 
     sandbox = not env.get("MP_ACCESS_TOKEN") and not env.get("GHL_API_TOKEN")
     if sandbox:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 
 from services.core.events import Event, EventStatus
-from services.core.redis_client import sync_redis
-from services.core.settings import load_settings
+from services.core.redis_client import checked_settings, sync_redis
 from services.core.store import EventCalls, EventStore
 from services.core.store.model import MAX_PAGE, EventQuery
 from services.core.timestamps import parse_instant
@@ -16,7 +15,7 @@ from .arguments import positive_int
 
 
 def open_store() -> EventStore:
-    settings = load_settings()
+    settings = checked_settings()
     return EventStore(sync_redis(settings), EventCalls(settings))
 
 

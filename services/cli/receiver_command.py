@@ -18,10 +18,10 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.core.logs import configure_logging
-    from services.core.settings import load_settings
+    from services.core.redis_client import checked_settings
     from services.receiver.app import create_app
 
-    settings = load_settings()
+    settings = checked_settings()
     app = create_app(settings)
     configure_logging(settings.log_level)
     # Everything alive after start-up lives as long as the process: moving it out of the

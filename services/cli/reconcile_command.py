@@ -10,7 +10,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.core.settings import load_settings
+    from services.core.redis_client import checked_settings
     from services.reconciler.runner import run_reconcile
 
-    return run_reconcile(load_settings(), loop=args.loop)
+    return run_reconcile(checked_settings(), loop=args.loop)

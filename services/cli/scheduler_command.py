@@ -10,8 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.core.settings import load_settings
+    from services.core.redis_client import checked_settings
     from services.scheduler.runner import run_scheduler
 
-    run_scheduler(load_settings(), burst=args.burst)
+    run_scheduler(checked_settings(), burst=args.burst)
     return 0

@@ -1,4 +1,5 @@
-"""The RQ jobs this product enqueues, encoded by RQ itself.
+"""The RQ jobs this product enqueues, encoded by RQ itself, with RQ's JSON serializer
+(never pickle: see services/core/jobguard.py for the worker's side).
 
 The receiver and the store's scripts write RQ's job hash and queue entry inside their
 own atomic Lua step instead of calling `Queue.enqueue` (several round trips, not atomic
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from rq.job import Job
-from rq.serializers import resolve_serializer
+from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
 PROCESS_EVENT = "services.worker.tasks.process_event"
@@ -33,7 +34,6 @@ FAILURE_TTL_SECONDS = 7 * 24 * 3600
 # Job.create needs a connection object but never touches it here; creating a client
 # does not connect.
 _UNUSED_CONNECTION = Redis()
-_SERIALIZER = resolve_serializer(None)
 
 
 @functools.cache
@@ -45,6 +45,7 @@ def _constant_fields(queue_name: str, timeout_seconds: int) -> str:
         args=("",),
         id="template",
         connection=_UNUSED_CONNECTION,
+        serializer=JSONSerializer,
         origin=queue_name,
         timeout=timeout_seconds + RQ_TIMEOUT_MARGIN_SECONDS,
         result_ttl=RESULT_TTL_SECONDS,
@@ -68,11 +69,11 @@ def _compress(data: bytes) -> bytes:
 
 def job_args(event_id: str, queue_name: str, timeout_seconds: int) -> list[str | bytes]:
     """A job that runs `process_event(event_id)`, as the store's scripts take it: its id,
-    its text fields as JSON, and `data` as Job.data holds it (RQ's serializer over
-    (func, instance, args, kwargs)), zlib-compressed as Job.to_dict() does."""
+    its text fields as JSON, and `data` as Job.data holds it (what RQ's JSONSerializer
+    makes of (func, instance, args, kwargs)), zlib-compressed as Job.to_dict() does."""
     fields = (
         f'{_constant_fields(queue_name, timeout_seconds)}"created_at": "{utcformat(datetime.now(UTC))}", '
         f'"description": {json.dumps("process event " + event_id)}}}'
     )
-    data = _compress(_SERIALIZER.dumps((PROCESS_EVENT, None, (event_id,), {})))
+    data = _compress(json.dumps([PROCESS_EVENT, None, [event_id], {}]).encode())
     return [f"{event_id}-{secrets.token_hex(3)}", fields, data]

@@ -11,7 +11,8 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from urllib.parse import urlparse
+from pathlib import Path
+from urllib.parse import urlparse, urlsplit
 
 from .auth import Tokens
 
@@ -23,12 +24,26 @@ class ConfigError(Exception):
 
 
 # Never shown: the settings' repr (logs, tracebacks) masks them.
-SECRET_FIELDS = frozenset({"mp_access_token", "mp_webhook_secrets", "ghl_api_token", "api_tokens", "api_read_tokens"})
+SECRET_FIELDS = frozenset(
+    {"mp_access_token", "mp_webhook_secrets", "ghl_api_token", "api_tokens", "api_read_tokens", "redis_password"}
+)
+
+
+def url_without_credentials(url: str) -> str:
+    """The URL as it may be shown or used next to separate credentials: no user, no password."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 @dataclass(frozen=True, repr=False)
 class Settings:
     redis_url: str = "redis://localhost:6379/0"
+    redis_username: str | None = None
+    redis_password: str | None = None
+    redis_ca_cert_path: str | None = None
+    receiver_docs_enabled: bool = False
     key_prefix: str = "mpwh"
     mp_access_token: str | None = None
     mp_webhook_secrets: tuple[str, ...] = ()
@@ -64,6 +79,8 @@ class Settings:
     def __repr__(self) -> str:
         def shown(name: str) -> str:
             value = getattr(self, name)
+            if name == "redis_url" and value != url_without_credentials(value):
+                return repr(url_without_credentials(value) + " (credentials hidden)")
             return "'***'" if name in SECRET_FIELDS and value else repr(value)
 
         return f"Settings({', '.join(f'{item.name}={shown(item.name)}' for item in fields(self))})"
@@ -119,6 +136,12 @@ class _Reader:
         """A comma-separated list (several secrets or tokens at once, for rotation)."""
         return tuple(item.strip() for item in (self.raw(name) or "").split(",") if item.strip())
 
+    def existing_file(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is not None and not Path(value).is_file():
+            raise ConfigError(f"{name}: no such file {value!r}")
+        return value
+
     def text_or(self, name: str, default: str) -> str:
         value = self.raw(name)
         return default if value is None else value
@@ -153,7 +176,8 @@ class _Reader:
             return value
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not parsed.netloc:
-            raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {value!r}")
+            shown = url_without_credentials(value)
+            raise ConfigError(f"{name}: expected a {'/'.join(schemes)} URL, got {shown!r}")
         return value.rstrip("/")
 
 
@@ -200,6 +224,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     access_token = reader.text("MP_ACCESS_TOKEN")
     return Settings(
         redis_url=reader.url("REDIS_URL", "redis://localhost:6379/0", ("redis", "rediss", "unix")),
+        redis_username=reader.text("REDIS_USERNAME"),
+        redis_password=reader.raw("REDIS_PASSWORD"),
+        redis_ca_cert_path=reader.existing_file("REDIS_CA_CERT_PATH"),
+        receiver_docs_enabled=reader.boolean("RECEIVER_DOCS_ENABLED", False),
         key_prefix=prefix,
         mp_access_token=access_token,
         mp_webhook_secrets=reader.items("MP_WEBHOOK_SECRET"),

@@ -44,6 +44,8 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Receives Mercado Pago notifications, stores and queues each before answering.",
         version="0.1.0",
         lifespan=lifespan,
+        # Off unless RECEIVER_DOCS_ENABLED: the API's map is no business of the internet.
+        openapi_url="/openapi.json" if settings.receiver_docs_enabled else None,
     )
     app.state.receiver = state
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import REGISTRY
+from rq.registry import FailedJobRegistry
 from rq_scheduler import Scheduler
 
 from services.core.heartbeat import Heartbeat
+from services.core.jobguard import JobRefusedError, ProductJob, record_refusal
 from services.core.keys import Keys
 from services.core.logs import configure_logging
 from services.core.metrics import PipelineCollector
@@ -27,9 +29,12 @@ MIN_SILENCE_SECONDS = 60.0
 
 
 def scheduler_class(keys: Keys) -> type[Scheduler]:
-    """rq-scheduler with this install's key names, beating `/livez` on every turn."""
+    """rq-scheduler with this install's key names, beating `/livez` on every turn, and
+    moving only the product's own jobs (services/core/jobguard.py): rq-scheduler decodes
+    each job it moves, with pickle unless told otherwise."""
 
     class PrefixedScheduler(Scheduler):
+        job_class = ProductJob
         redis_scheduler_namespace_prefix = keys.scheduler.instance_prefix
         scheduler_key = keys.scheduler.instance
         scheduler_lock_key = keys.scheduler.lock
@@ -40,6 +45,21 @@ def scheduler_class(keys: Keys) -> type[Scheduler]:
             if self.beat is not None:
                 self.beat.beat()
             super().heartbeat(*args, **kwargs)
+
+        def enqueue_job(self, job: ProductJob) -> None:
+            try:
+                _ = job.func_name  # decodes the payload, through the allow-list
+                if job.meta:
+                    # Ours carry none; rq-scheduler would act on it (repeats, a queue class by name).
+                    raise JobRefusedError("job carries rq-scheduler meta")
+            except JobRefusedError as refused:
+                self.connection.zrem(self.scheduled_jobs_key, job.id)
+                FailedJobRegistry(job.origin, self.connection, job_class=ProductJob).add(
+                    job, ttl=job.failure_ttl, exc_string=f"refused: {refused}"
+                )
+                record_refusal(job.id, refused, "scheduler")
+                return
+            super().enqueue_job(job)
 
     return PrefixedScheduler
 

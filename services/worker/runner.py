@@ -12,9 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import REGISTRY
+from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from services.core.heartbeat import Heartbeat
+from services.core.jobguard import JobRefusedError, ProductJob, record_refusal
 from services.core.logs import configure_logging
 from services.core.metrics import PipelineCollector
 from services.core.metrics_server import start_metrics_server
@@ -47,6 +51,28 @@ class BeatingWorker(SimpleWorker):
         self.beat.beat()
         super().heartbeat(*args, **kwargs)
 
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        # A foreign job fails when RQ first decodes it (ProductJob), before anything is
+        # called; RQ then files it in the failed registry with the reason.
+        if isinstance(exc_info[1], JobRefusedError):
+            record_refusal(job.id, exc_info[1], "worker")
+        super().handle_exception(job, *exc_info)
+
+
+def product_worker(queue_name: str, redis: Redis, beat: Heartbeat, name: str | None = None) -> BeatingWorker:
+    """RQ's worker on the product's queue, decoding jobs only as ProductJob."""
+    queue = Queue(queue_name, connection=redis, job_class=ProductJob, serializer=JSONSerializer)
+    worker = BeatingWorker(
+        [queue],
+        connection=redis,
+        name=name,
+        worker_ttl=WORKER_TTL_SECONDS,
+        job_class=ProductJob,
+        serializer=JSONSerializer,
+    )
+    worker.beat = beat
+    return worker
+
 
 def build_processor(settings: Settings, name: str) -> Processor:
     # The processor's own client, not RQ's: RQ raises the socket timeout of the client it
@@ -66,11 +92,7 @@ def build_processor(settings: Settings, name: str) -> Processor:
 
 def build_worker(settings: Settings, processor: Processor, beat: Heartbeat) -> BeatingWorker:
     """RQ's worker, on a client of its own (see build_processor)."""
-    redis = sync_redis(settings)
-    queue = Queue(processor.store.keys.queue_name, connection=redis)
-    worker = BeatingWorker([queue], connection=redis, name=processor.worker_name, worker_ttl=WORKER_TTL_SECONDS)
-    worker.beat = beat
-    return worker
+    return product_worker(processor.store.keys.queue_name, sync_redis(settings), beat, processor.worker_name)
 
 
 def liveness(settings: Settings) -> Heartbeat:

@@ -32,7 +32,7 @@ SCENARIO_RELEASES = {"long-release": "payments-webhooks-production-eu-west-1-blu
 # What the optional CRD templates need from the cluster (Helm's --api-versions).
 CRD_API_VERSIONS = ("monitoring.coreos.com/v1", "keda.sh/v1alpha1")
 # The kinds a Prometheus Operator / KEDA cluster knows and kubernetes-validate does not.
-CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"}
+CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "CronJob"}
 
 

@@ -205,8 +205,13 @@ def test_redis_exporter_sidecar_is_scraped(render: Any) -> None:
     redis = rendered.component("StatefulSet", "redis")
     [exporter] = [c for c in pod_template(redis)["spec"]["containers"] if c["name"] == "metrics"]
     port = exporter["ports"][0]["containerPort"]
-    env = {e["name"]: e["value"] for e in exporter["env"]}
-    assert env == {"REDIS_ADDR": "redis://127.0.0.1:6379", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f":{port}"}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in exporter["env"]}
+    password = {"secretKeyRef": {"name": f"{redis['metadata']['name']}", "key": "REDIS_PASSWORD"}}
+    assert env == {
+        "REDIS_ADDR": "redis://127.0.0.1:6379",
+        "REDIS_PASSWORD": password,
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS": f":{port}",
+    }
     service = rendered.get("Service", redis["metadata"]["name"])
     assert {"name": "metrics", "port": port, "targetPort": "metrics", "protocol": "TCP"} in service["spec"]["ports"]
     assert not template(*MINIMAL).component("StatefulSet", "redis")["spec"]["template"]["spec"]["containers"][1:]

@@ -334,7 +334,7 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
     data = config_data(rendered)
     assert data["JOB_TIMEOUT_SECONDS"] == str(scenario_values(scenario)["config"]["jobTimeoutSeconds"])
     expected_secrets = {
-        "receiver": {"MP_WEBHOOK_SECRET", "API_TOKEN"},
+        "receiver": {"MP_WEBHOOK_SECRET", "API_TOKEN", "API_READ_TOKEN"},
         "worker": {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"},
         "scheduler": set(),
         "reconciler": {"MP_ACCESS_TOKEN"},
@@ -349,7 +349,11 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
         config_refs = [ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref]
         assert config_refs[0] == f"{fullname(rendered)}-config"
         assert container["envFrom"][1:] == values[component]["extraEnvFrom"]
-        secret_keys = {n for n, e in env.items() if "secretKeyRef" in e.get("valueFrom", {}) and n != "REDIS_URL"}
+        secret_keys = {
+            n
+            for n, e in env.items()
+            if "secretKeyRef" in e.get("valueFrom", {}) and n not in ("REDIS_URL", "REDIS_PASSWORD")
+        }
         assert secret_keys == expected_secrets[component], component
         for downward in ("POD_NAME", "POD_NAMESPACE"):
             field = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}[downward]

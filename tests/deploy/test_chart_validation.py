@@ -93,6 +93,10 @@ def check_crd_object(obj: dict[str, Any]) -> None:
         for trigger in _require(obj, "spec.triggers", list):
             assert isinstance(trigger.get("type"), str)
             assert all(isinstance(v, str) for v in trigger["metadata"].values()), trigger["metadata"]
+    elif kind == "TriggerAuthentication":
+        assert obj["apiVersion"] == "keda.sh/v1alpha1"
+        for target in _require(obj, "spec.secretTargetRef", list):
+            assert set(target) == {"parameter", "name", "key"} and all(isinstance(v, str) for v in target.values())
     else:  # pragma: no cover - a new CRD kind needs its own checks
         raise AssertionError(f"no structural check for {kind}")
 
@@ -172,7 +176,7 @@ BAD_VALUES = [
     (["containerSecurityContext.allowPrivilegeEscalation=true"], "/containerSecurityContext/allowPrivilegeEscalation"),
     (["containerSecurityContext.privileged=true"], "/containerSecurityContext/privileged"),
     (["containerSecurityContext.capabilities.drop={NET_RAW}"], "/containerSecurityContext/capabilities/drop"),
-    (["ingress.hosts[0].paths[0].path=webhooks"], "/ingress/hosts/0/paths/0/path"),
+    (["ingress.hosts[0].paths[0].path=/api"], "/ingress/hosts/0"),
     (["fullnameOverride=Not_A_DNS_Name"], "/fullnameOverride"),
 ]
 

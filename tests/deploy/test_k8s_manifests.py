@@ -59,7 +59,7 @@ def test_rendered_manifests_are_up_to_date() -> None:
     )
 
 
-def test_rendered_install_needs_only_the_documented_secret() -> None:
+def test_rendered_install_needs_only_the_documented_secrets() -> None:
     objects = load(RENDERED)
     assert not [o for o in objects if o["kind"] == "Secret"], "secrets must not be committed"
     refs = {
@@ -70,7 +70,7 @@ def test_rendered_install_needs_only_the_documented_secret() -> None:
         for e in c.get("env", [])
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    assert refs == {"mp-webhooks-secrets"}
+    assert refs == {"mp-webhooks-secrets", "mp-webhooks-redis"}
     kustomization = yaml.safe_load((K8S / "rendered" / "kustomization.yaml").read_text())
     assert kustomization["resources"] == ["namespace.yaml", "mp-webhooks.yaml"]
     images = {

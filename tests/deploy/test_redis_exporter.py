@@ -5,14 +5,15 @@ exposes `redis_up` and the memory series the Redis alerts are built on."""
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-import redis
 
 from tests.deploy.conftest import Rendered, pod_template, tool
 from tests.support.servers import PrivateRedis, free_port
@@ -49,17 +50,35 @@ def exporter_env(rendered: Rendered) -> dict[str, str]:
         for c in pod_template(rendered.component("StatefulSet", "redis"))["spec"]["containers"]
         if c["name"] == "metrics"
     ]
-    return {e["name"]: e["value"] for e in sidecar["env"]}
+    secrets = {s["metadata"]["name"]: s.get("data", {}) for s in rendered.of_kind("Secret")}
+
+    def value(entry: dict[str, Any]) -> str:
+        if "value" in entry:
+            return str(entry["value"])
+        ref = entry["valueFrom"]["secretKeyRef"]
+        return base64.b64decode(secrets[ref["name"]][ref["key"]]).decode()
+
+    return {e["name"]: value(e) for e in sidecar["env"]}
 
 
-def test_exporter_exposes_redis_up_and_memory(render: Callable[[str], Rendered], private_redis: PrivateRedis) -> None:
+def test_exporter_exposes_redis_up_and_memory(render: Callable[[str], Rendered]) -> None:
     env = exporter_env(render("long-release"))
+    # The bundled Redis requires the password the exporter gets from the same Secret.
+    private_redis = PrivateRedis(password=env["REDIS_PASSWORD"])
+    private_redis.start()
+    try:
+        _scrape_exporter(env, private_redis)
+    finally:
+        private_redis.cleanup()
+
+
+def _scrape_exporter(env: dict[str, str], private_redis: PrivateRedis) -> None:
     # The sidecar shares the pod's network: 127.0.0.1:6379 there is this private server here.
     assert env["REDIS_ADDR"] == "redis://127.0.0.1:6379"
     port = free_port()
     env["REDIS_ADDR"] = env["REDIS_ADDR"].replace(":6379", f":{private_redis.port}")
     env["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] = f"127.0.0.1:{port}"
-    redis.Redis.from_url(private_redis.url).config_set("maxmemory", "64mb")
+    private_redis.client().config_set("maxmemory", "64mb")
     process = subprocess.Popen(
         [tool("redis_exporter", "scripts/tools/install-redis-exporter")],
         env={"PATH": "/usr/bin:/bin", **env},

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from rq.job import Job
 
+from services.core.jobguard import ProductJob
 from services.core.keys import Keys
 from services.core.settings import Settings
 from services.core.store import EventCalls, EventStore
@@ -153,8 +153,8 @@ class Receiver:
             {self.queue_key} if self.redis.exists(self.queue_key) else set()
         )
 
-    def job(self, job_id: str) -> Job:
-        return Job.fetch(job_id, connection=self.raw)
+    def job(self, job_id: str) -> ProductJob:
+        return ProductJob.fetch(job_id, connection=self.raw)
 
     def assert_nothing_stored(self) -> None:
         assert self.product_keys() == set(), "a refused notification left keys behind"
@@ -172,7 +172,7 @@ class Receiver:
         job_id = stored["job_id"]
         assert job_id in self.queued_job_ids()
         job = self.job(job_id)
-        assert job.args == (event_id,)
+        assert job.args == [event_id]
         assert job.get_status() == "queued"
         return stored
 

@@ -410,7 +410,7 @@ def test_retry_queues_a_new_job(receiver: Receiver, outcome: str):
     assert stored["job_id"] != old_job
     assert receiver.queued_job_ids() == [stored["job_id"]]
     job = receiver.job(stored["job_id"])
-    assert job.args == (event_id,)
+    assert job.args == [event_id]
     assert job.get_status() == "queued"
     # A fresh retry budget on top of the attempt already made.
     assert int(stored["max_attempts"]) == 1 + receiver.settings.max_attempts

@@ -12,13 +12,16 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 from prometheus_client.parser import text_string_to_metric_families
-from rq import Queue, SimpleWorker
+from rq import Queue
 
+from services.core.heartbeat import Heartbeat
+from services.core.jobguard import ProductJob
 from services.core.keys import Keys
 from services.core.settings import ConfigError
 from services.receiver import events_api, health, webhooks
 from services.receiver.app import create_app
 from services.worker import tasks
+from services.worker.runner import product_worker
 from tests.support.servers import free_port, wait_for_port
 from tests.support.waiting import wait_until
 
@@ -99,7 +102,8 @@ def test_metrics_include_the_pipeline_gauges_of_this_install(receiver: Receiver)
 # OpenAPI.
 
 
-def test_openapi_documents_every_endpoint(receiver: Receiver):
+def test_openapi_documents_every_endpoint(start_receiver):
+    receiver = start_receiver(RECEIVER_DOCS_ENABLED="true")
     response = receiver.http.get("/openapi.json")
     assert response.status_code == 200
     document = response.json()
@@ -154,10 +158,15 @@ def test_openapi_documents_every_endpoint(receiver: Receiver):
     assert "503" in paths["/readyz"]["get"]["responses"]
 
 
-def test_docs_page_is_served(receiver: Receiver):
-    response = receiver.http.get("/docs")
+def test_docs_page_is_served_when_enabled(start_receiver):
+    response = start_receiver(RECEIVER_DOCS_ENABLED="true").http.get("/docs")
     assert response.status_code == 200
     assert "openapi.json" in response.text
+
+
+def test_docs_are_off_by_default(receiver: Receiver):
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert receiver.http.get(path).status_code == 404, path
 
 
 # Start-up configuration.
@@ -254,7 +263,7 @@ def test_stored_job_loads_as_an_rq_job(receiver: Receiver):
     job = receiver.job(job_id)
     assert job.id == job_id
     assert job.func_name == "services.worker.tasks.process_event"
-    assert job.args == (event_id,)
+    assert job.args == [event_id]
     assert job.kwargs == {}
     assert job.origin == receiver.keys.queue_name
     assert job.get_status() == "queued"
@@ -275,16 +284,17 @@ class _RecordingProcessor:
 
 
 def test_an_rq_worker_runs_the_stored_job(receiver: Receiver, monkeypatch):
-    """RQ's own SimpleWorker, in burst mode on the install's queue, fetches the job the
-    receiver's Lua script wrote and calls process_event(event_id) with it."""
+    """The worker's RQ SimpleWorker, in burst mode on the install's queue, fetches the
+    job the receiver's Lua script wrote and calls process_event(event_id) with it."""
     recorder = _RecordingProcessor()
     monkeypatch.setattr(tasks, "_processor", recorder)
     first = receiver.post_webhook(webhook_body("40002")).json()["event_id"]
     second = receiver.post_ipn("40003").json()["event_id"]
     jobs = [receiver.event(first)["job_id"], receiver.event(second)["job_id"]]
 
-    queue = Queue(receiver.keys.queue_name, connection=receiver.raw)
-    worked = SimpleWorker([queue], connection=receiver.raw).work(burst=True)
+    worker = product_worker(receiver.keys.queue_name, receiver.raw, Heartbeat(60))
+    worked = worker.work(burst=True)
+    queue = worker.queues[0]
 
     assert worked
     assert recorder.calls == [(first, jobs[0]), (second, jobs[1])]
@@ -302,6 +312,7 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
     import zlib
 
     from rq.job import Job
+    from rq.serializers import JSONSerializer
 
     from services.core import rqjobs
     from services.core.events import NewEvent
@@ -314,6 +325,7 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
         args=(event_id,),
         id=job_id,
         connection=store.redis,
+        serializer=JSONSerializer,
         origin=store.keys.queue_name,
         timeout=store.calls.settings.job_timeout_seconds + 30,
         result_ttl=rqjobs.RESULT_TTL_SECONDS,
@@ -324,5 +336,11 @@ def test_stored_job_hash_is_what_rq_itself_writes(store):
     assert stored.pop("status") == b"queued" and stored.pop("enqueued_at") == stored.pop("created_at")
     theirs.pop("created_at"), theirs.pop("status")
     assert stored == {k: str(v).encode() for k, v in theirs.items() if v != ""}
-    job = Job.fetch(job_id, connection=store.redis)
-    assert job.func_name == rqjobs.PROCESS_EVENT and job.args == (event_id,) and job.get_status() == "queued"
+    job = ProductJob.fetch(job_id, connection=store.redis)
+    assert job.func_name == rqjobs.PROCESS_EVENT and job.args == [event_id] and job.get_status() == "queued"
+
+
+def test_the_webhook_path_answers_405_to_anything_but_post(receiver: Receiver):
+    # The Ingress routes the path whatever the method (it cannot filter methods).
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        assert receiver.http.request(method, "/webhooks/mp").status_code == 405, method

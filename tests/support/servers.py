@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 import uvicorn
@@ -52,26 +54,75 @@ def serve_app(app, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a server certificate it signed for 127.0.0.1."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """Made with the `openssl` command, as an operator would."""
+
+    def openssl(command: str) -> None:
+        subprocess.run(["openssl", *command.split()], cwd=directory, check=True, capture_output=True)
+
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.crt")
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.crt"
+    )
+    return TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+
+
 class PrivateRedis:
     """A redis-server of the test's own, so a test can stop and restart it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, password: str | None = None, tls: TlsFiles | None = None) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: run ./scripts/test, which installs it")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="mpwh-redis-")
         self.process: subprocess.Popen | None = None
+        self.password = password
+        self.tls = tls
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        if self.tls:
+            return redis.Redis(
+                host="127.0.0.1", port=self.port, password=self.password, ssl=True, ssl_ca_certs=str(self.tls.ca)
+            )
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password)
+
+    def _listening(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        files = self.tls
+        return [
+            *("--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"),
+            *(
+                "--tls-cert-file",
+                str(files.cert),
+                "--tls-key-file",
+                str(files.key),
+                "--tls-ca-cert-file",
+                str(files.ca),
+            ),
+        ]
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
                 "redis-server",
-                "--port",
-                str(self.port),
+                *self._listening(),
+                *(("--requirepass", self.password) if self.password else ()),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -87,7 +138,7 @@ class PrivateRedis:
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis.Redis(port=self.port).ping()
+                self.client().ping()
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline:

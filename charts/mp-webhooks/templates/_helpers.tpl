@@ -137,6 +137,39 @@ password) or "secret" (redis.external.existingSecret).
 {{- end }}
 {{- end }}
 
+{{/*
+The Secret holding REDIS_PASSWORD, as "name key", or "" when Redis has none (an external
+Redis without redis.external.passwordSecret). The bundled Redis always has one.
+*/}}
+{{- define "mp-webhooks.redisPasswordRef" -}}
+{{- $r := .Values.redis }}
+{{- if $r.enabled }}
+{{- printf "%s %s" ($r.auth.existingSecret | default (include "mp-webhooks.componentName" (dict "root" . "component" "redis"))) $r.auth.existingSecretKey }}
+{{- else if $r.external.passwordSecret }}
+{{- printf "%s %s" $r.external.passwordSecret $r.external.passwordSecretKey }}
+{{- end }}
+{{- end }}
+
+{{/* An EnvVar `name` taking the Redis password from its Secret (none when there is none). */}}
+{{- define "mp-webhooks.redisPasswordEnv" -}}
+{{- with (include "mp-webhooks.redisPasswordRef" .root) }}
+{{- $ref := splitList " " . }}
+- name: {{ $.name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ index $ref 0 }}
+      key: {{ index $ref 1 }}
+{{- end }}
+{{- end }}
+
+{{/* Where the external Redis' CA bundle is mounted; "" when none is configured. */}}
+{{- define "mp-webhooks.redisCaPath" -}}
+{{- $ca := .Values.redis.external.caBundle }}
+{{- if and (not .Values.redis.enabled) (or $ca.secretName $ca.configMapName) }}
+{{- printf "/etc/mp-webhooks/redis-ca/%s" $ca.key }}
+{{- end }}
+{{- end }}
+
 {{/* The port pods open to reach Redis (egress rules): the bundled one's, or external.port. */}}
 {{- define "mp-webhooks.redisPort" -}}
 {{- if .Values.redis.enabled }}6379{{ else }}{{ .Values.redis.external.port }}{{ end }}
@@ -148,8 +181,11 @@ password) or "secret" (redis.external.existingSecret).
 {{- if and (not $v.redis.enabled) (not $v.redis.external.url) (not $v.redis.external.existingSecret) }}
 {{- fail "redis.enabled=false needs redis.external.url or redis.external.existingSecret" }}
 {{- end }}
+{{- if and (not $v.redis.enabled) $v.redis.external.caBundle.secretName $v.redis.external.caBundle.configMapName }}
+{{- fail "redis.external.caBundle: set secretName or configMapName, not both" }}
+{{- end }}
 {{- if and (not $v.redis.enabled) (regexMatch "^rediss?://[^/@]*:[^/@]+@" $v.redis.external.url) }}
-{{- fail "redis.external.url carries a password: put the URL in a Secret and set redis.external.existingSecret instead (the URL would land in a ConfigMap)" }}
+{{- fail "redis.external.url carries a password: put the password in a Secret and set redis.external.passwordSecret instead (the URL would land in a ConfigMap)" }}
 {{- end }}
 {{- if and $v.worker.autoscaling.enabled $v.worker.keda.enabled }}
 {{- fail "worker.autoscaling.enabled and worker.keda.enabled are mutually exclusive (both would scale the worker Deployment)" }}
@@ -300,12 +336,15 @@ env:
         name: {{ .root.Values.redis.external.existingSecret }}
         key: {{ .root.Values.redis.external.existingSecretKey }}
 {{- end }}
+{{- with (include "mp-webhooks.redisPasswordEnv" (dict "root" .root "name" "REDIS_PASSWORD")) }}
+  {{- . | nindent 2 }}
+{{- end }}
 {{- range .secrets }}
   - name: {{ . }}
     valueFrom:
       secretKeyRef:
         name: {{ include "mp-webhooks.secretName" $.root }}
-        key: {{ . }}
+        key: {{ ternary (get $.root.Values.secrets.existingSecretKeys .) . (and (not (empty $.root.Values.secrets.existingSecret)) (hasKey $.root.Values.secrets.existingSecretKeys .)) }}
         optional: true
 {{- end }}
   - name: POD_NAME
@@ -397,6 +436,11 @@ spec:
         {{- include "mp-webhooks.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
         {{- include "mp-webhooks.tmpVolumeMount" $root | nindent 8 }}
+        {{- if include "mp-webhooks.redisCaPath" $root }}
+        - name: redis-ca
+          mountPath: /etc/mp-webhooks/redis-ca
+          readOnly: true
+        {{- end }}
         {{- with $v.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -405,6 +449,17 @@ spec:
     {{- end }}
   volumes:
     {{- include "mp-webhooks.tmpVolume" $root | nindent 4 }}
+    {{- if include "mp-webhooks.redisCaPath" $root }}
+    {{- $ca := $root.Values.redis.external.caBundle }}
+    - name: redis-ca
+      {{- if $ca.secretName }}
+      secret:
+        secretName: {{ $ca.secretName }}
+      {{- else }}
+      configMap:
+        name: {{ $ca.configMapName }}
+      {{- end }}
+    {{- end }}
     {{- with $v.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -9,6 +9,13 @@ from typing import Any
 
 from .events import Event
 
+# A running attempt's worker shows it is alive this often (its keep-alive, which also
+# learns whether the attempt is still the event's current one). An attempt silent for
+# SILENT_AFTER_SECONDS has lost its worker: only then may the reconciler's recovery
+# release the payment lock it holds.
+KEEP_ALIVE_SECONDS = 1.0
+SILENT_AFTER_SECONDS = 3.0
+
 
 class Outcome(StrEnum):
     """How an attempt ended. The first three are also the `outcome` label of

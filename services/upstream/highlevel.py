@@ -4,8 +4,11 @@ takes a token of the shared rate limiter first (`Permits`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis import Redis
 
+from services.core.deadline import Deadline
 from services.core.keys import Keys
 from services.core.settings import Settings
 
@@ -32,12 +35,14 @@ class HighLevel:
             on_wait=_count_wait,
         )
 
-    def permits(self, *, first_taken: bool) -> Permits:
-        return Permits(self.limiter, first_taken=first_taken)
+    def permits(self, deadline: Deadline, *, first_taken: bool, check: Callable[[], None] | None = None) -> Permits:
+        return Permits(self.limiter, deadline, first_taken=first_taken, check=check)
 
     def find_contact_id(self, email: str, permits: Permits) -> str | None:
         params = {"locationId": self.location_id, "email": email}
-        body = self.api.call("GET", "/contacts/search/duplicate", before=permits.take, params=params)
+        body = self.api.call(
+            "GET", "/contacts/search/duplicate", deadline=permits.deadline, before=permits.take, params=params
+        )
         contact = body.get("contact")
         return str(contact["id"]) if isinstance(contact, dict) and contact.get("id") else None
 
@@ -47,11 +52,13 @@ class HighLevel:
             payload["firstName"] = first_name
         if last_name:
             payload["lastName"] = last_name
-        body = self.api.call("POST", "/contacts/upsert", before=permits.take, json=payload)
+        body = self.api.call("POST", "/contacts/upsert", deadline=permits.deadline, before=permits.take, json=payload)
         return str(body["contact"]["id"])
 
     def add_tags(self, contact_id: str, tags: list[str], permits: Permits) -> None:
-        self.api.call("POST", f"/contacts/{contact_id}/tags", before=permits.take, json={"tags": tags})
+        self.api.call(
+            "POST", f"/contacts/{contact_id}/tags", deadline=permits.deadline, before=permits.take, json={"tags": tags}
+        )
 
     def close(self) -> None:
         self.api.close()

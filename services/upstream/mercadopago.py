@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.core.deadline import Deadline
 from services.core.settings import Settings
 
 from .http import Upstream
@@ -15,14 +16,15 @@ class MercadoPago:
             "mercadopago", settings.mp_api_base_url, {"Authorization": f"Bearer {settings.mp_access_token}"}
         )
 
-    def payment(self, payment_id: str) -> dict[str, Any]:
-        return self.api.call("GET", f"/v1/payments/{payment_id}")
+    def payment(self, payment_id: str, deadline: Deadline) -> dict[str, Any]:
+        return self.api.call("GET", f"/v1/payments/{payment_id}", deadline=deadline)
 
-    def merchant_order(self, order_id: str) -> dict[str, Any]:
-        return self.api.call("GET", f"/merchant_orders/{order_id}")
+    def merchant_order(self, order_id: str, deadline: Deadline) -> dict[str, Any]:
+        return self.api.call("GET", f"/merchant_orders/{order_id}", deadline=deadline)
 
-    def search_payments(self, *, begin: str, end: str, offset: int, limit: int) -> dict[str, Any]:
-        """Payments last updated in [begin, end] (ISO-8601), oldest first."""
+    def search_payments(self, *, begin: str, end: str, offset: int, limit: int, deadline: Deadline) -> dict[str, Any]:
+        """Payments last updated in [begin, end] (ISO-8601), oldest first (ties in the order
+        Mercado Pago gives them)."""
         params = {
             "sort": "date_last_updated",
             "criteria": "asc",
@@ -32,7 +34,7 @@ class MercadoPago:
             "offset": offset,
             "limit": limit,
         }
-        return self.api.call("GET", "/v1/payments/search", params=params)
+        return self.api.call("GET", "/v1/payments/search", deadline=deadline, params=params)
 
     def close(self) -> None:
         self.api.close()

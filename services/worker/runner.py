@@ -59,7 +59,7 @@ def build_processor(settings: Settings, name: str) -> Processor:
         settings,
         MercadoPago(settings),
         HighLevel(settings, redis),
-        PaymentStore(redis, calls.keys, lock_seconds=settings.job_timeout_seconds),
+        PaymentStore(redis, calls.keys),
     )
     return Processor(settings, EventStore(redis, calls), handlers, name)
 

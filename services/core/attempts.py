@@ -18,13 +18,15 @@ SILENT_AFTER_SECONDS = 3.0
 
 
 class Outcome(StrEnum):
-    """How an attempt ended. The first three are also the `outcome` label of
-    mpwh_events_processed_total; `abandoned` appears only in the history (the reconciler
+    """How an attempt ended. The first three and `waiting` (an upstream's breaker was
+    open: the event waits for it, and the attempt is not counted) are also the
+    `outcome` label of mpwh_events_processed_total; `abandoned` appears only in the history (the reconciler
     ended an attempt whose worker was gone or past JOB_TIMEOUT_SECONDS); `stale` means the
     attempt was no longer current when it ended, so nothing of its end was recorded."""
 
     SUCCESS = "success"
     RETRY = "retry"
+    WAITING = "waiting"
     FAILED = "failed"
     ABANDONED = "abandoned"
     STALE = "stale"
@@ -33,6 +35,8 @@ class Outcome(StrEnum):
 class FailureKind(StrEnum):
     RETRYABLE = "retryable"
     PERMANENT = "permanent"
+    # An upstream's breaker is open: try again at `retry_at` without counting the attempt.
+    WAITING = "waiting"
 
 
 @dataclass(frozen=True)

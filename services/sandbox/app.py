@@ -43,6 +43,8 @@ def create_sandbox(state: SandboxState) -> FastAPI:
             until = time.monotonic() + delay
             while time.monotonic() < until and not state.stopping.is_set():
                 await asyncio.sleep(0.05)
+        if upstream in state.outages:
+            return JSONResponse({"message": "injected outage"}, status_code=503)
         fault = state.take_fault(upstream, request.method, path)
         if fault is not None:
             status, headers = fault

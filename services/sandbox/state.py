@@ -41,6 +41,8 @@ class SandboxState:
     # (upstream, method, path prefix) -> answers to give next: (status, headers) each.
     faults: list[tuple[str, str, str, int, dict[str, str]]] = field(default_factory=list)
     latency_seconds: float = 0.0
+    # Upstreams ("mp", "ghl") that answer every call 503 until removed: an outage.
+    outages: set[str] = field(default_factory=set)
     # (upstream, method, path prefix, seconds): the next matching calls answer that late.
     delays: list[tuple[str, str, str, float]] = field(default_factory=list)
     # Set when the sandbox stops: delayed answers end at once instead of holding it up.

@@ -12,6 +12,7 @@ from services.core.deadline import Deadline
 from services.core.keys import Keys
 from services.core.settings import Settings
 
+from .breaker import breaker_for
 from .http import Upstream
 from .metrics import GHL_RATE_LIMIT_WAIT_SECONDS, GHL_RATE_LIMIT_WAITS
 from .ratelimit import Permits, SlidingWindowLimiter
@@ -25,7 +26,13 @@ def _count_wait(seconds: float) -> None:
 class HighLevel:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         headers = {"Authorization": f"Bearer {settings.ghl_api_token}", "Version": settings.ghl_api_version}
-        self.api = Upstream("highlevel", settings.ghl_api_base_url, headers, on_wait=_count_wait)
+        self.api = Upstream(
+            "highlevel",
+            settings.ghl_api_base_url,
+            headers,
+            on_wait=_count_wait,
+            breaker=breaker_for(redis, settings, "highlevel"),
+        )
         self.location_id = settings.ghl_location_id or ""
         self.limiter = SlidingWindowLimiter(
             redis,

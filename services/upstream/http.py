@@ -16,6 +16,7 @@ import httpx
 
 from services.core.deadline import Deadline
 
+from .breaker import Breaker
 from .errors import PermanentError, RetryableError
 from .metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 
@@ -79,6 +80,9 @@ class Upstream:
     redirects, base-URL merging, event hooks), and skipping it is a measurable share of
     a worker's CPU (docs/benchmarks-worker.md).
 
+    With a breaker, a call goes out only while it admits one, and its outcome is
+    recorded on it (timeouts, connection errors and 5xx count as failures).
+
     A 429 with a short interval is waited out inside the attempt (up to
     `max_inline_wait` seconds in all, and only when the deadline leaves time for it),
     because an attempt spent on a rate limit is wasted; a longer one becomes a retry no
@@ -94,12 +98,14 @@ class Upstream:
         on_wait: Callable[[float], None] | None = None,
         max_inline_wait: float = 10.0,
         timeout: httpx.Timeout = TIMEOUT,
+        breaker: Breaker | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.headers = httpx.Headers(BASE_HEADERS | headers)
         self.on_wait = on_wait
         self.max_inline_wait = max_inline_wait
+        self.breaker = breaker
         self.transport = httpx.HTTPTransport(limits=LIMITS, proxy=proxy_for(self.base_url))
         self._timeouts = timeout.as_dict()
         # The metrics' children, looked up once (per status code) instead of per call.
@@ -121,9 +127,16 @@ class Upstream:
         step = f"{self.name} {method} {path}"
         waited = 0.0
         while True:
+            if self.breaker is not None:
+                self.breaker.admit(step)
             if before is not None:
                 before()
-            response = self._send(step, method, path, deadline, **kwargs)
+            try:
+                response = self._send(step, method, path, deadline, **kwargs)
+            except RetryableError as error:
+                if self.breaker is not None:
+                    raise self.breaker.failed(error) from None
+                raise
             if response.status_code == 429:
                 delay = retry_after_seconds(response)
                 if delay is not None and waited + delay <= self.max_inline_wait and deadline.allows(delay):
@@ -135,7 +148,10 @@ class Upstream:
                 raise RetryableError(step, f"429 rate limited: {_upstream_message(response)}", retry_after=delay)
             break
         if response.status_code >= 500:
-            raise RetryableError(step, f"{response.status_code} {_upstream_message(response)}")
+            failure = RetryableError(step, f"{response.status_code} {_upstream_message(response)}")
+            raise self.breaker.failed(failure) if self.breaker is not None else failure
+        if self.breaker is not None:
+            self.breaker.succeeded()  # any other answer, a 4xx too, is a live upstream's
         if response.status_code >= 400:
             raise PermanentError(step, f"{response.status_code} {_upstream_message(response)}")
         if not response.content:

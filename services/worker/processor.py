@@ -15,6 +15,7 @@ from services.core.deadline import Deadline
 from services.core.events import metric_type
 from services.core.settings import Settings
 from services.core.store import EventStore
+from services.upstream.breaker import UpstreamUnavailableError
 from services.upstream.errors import PermanentError, RetryableError
 
 from .handlers import Handled, Handlers
@@ -64,6 +65,9 @@ class Processor:
             # reconciler recovers the event once its attempt has been silent.
             log.error("attempt outlived RQ's job timeout", extra={"event_id": event_id, "attempt": claim.attempt})
             raise
+        except UpstreamUnavailableError as error:
+            # Not the event's fault: it waits for the breaker's next probe, uncounted.
+            failure = Failure(FailureKind.WAITING, str(error), time.time() + (error.retry_after or 0.0))
         except RetryableError as error:
             failure = self._failure(FailureKind.RETRYABLE, str(error), claim.attempt, error.retry_after)
         except PermanentError as error:
@@ -92,7 +96,7 @@ class Processor:
                 "type": event.type,
                 "attempt": claim.attempt,
                 "error": failure.error if failure else None,
-                "retry_at": failure.retry_at if failure and outcome == Outcome.RETRY else None,
+                "retry_at": failure.retry_at if failure and outcome in (Outcome.RETRY, Outcome.WAITING) else None,
             },
         )
         return {"event_id": event_id, "attempt": claim.attempt, "outcome": outcome}

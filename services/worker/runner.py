@@ -25,6 +25,7 @@ from services.core.settings import Settings
 from services.core.store import EventCalls, EventStore
 from services.upstream.highlevel import HighLevel
 from services.upstream.mercadopago import MercadoPago
+from services.upstream.metrics import BreakerCollector
 
 from . import tasks
 from .handlers import Handlers
@@ -57,7 +58,7 @@ def build_processor(settings: Settings, name: str) -> Processor:
     calls = EventCalls(settings)
     handlers = Handlers(
         settings,
-        MercadoPago(settings),
+        MercadoPago(settings, redis),
         HighLevel(settings, redis),
         PaymentStore(redis, calls.keys),
     )
@@ -85,6 +86,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     processor = build_processor(settings, worker_name(settings.pod_name))
     tasks.install(processor)
     REGISTRY.register(PipelineCollector(processor.store))
+    REGISTRY.register(BreakerCollector(processor.store.redis, processor.store.keys))
     beat = liveness(settings)
     start_metrics_server(settings.metrics_port, beat)
     build_worker(settings, processor, beat).work(burst=burst, logging_level=settings.log_level)

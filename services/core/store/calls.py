@@ -208,8 +208,8 @@ class EventCalls:
             (effects and effects.tagged_status) or "",
             SILENT_AFTER_SECONDS,
         ]
-        if failure is not None and failure.kind == FailureKind.RETRYABLE:
-            args += self._job(event_id)  # the retry's job: only a retryable failure can need one
+        if failure is not None and failure.kind in (FailureKind.RETRYABLE, FailureKind.WAITING):
+            args += self._job(event_id)  # the retry's job: only these failures can need one
         return self._call(Script.FINISH, keys, args, lambda r: Outcome(text(r[0])))
 
     def pipeline(self, now: float | None = None) -> ScriptCall[PipelineSnapshot]:

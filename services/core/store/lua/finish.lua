@@ -3,7 +3,7 @@
 -- KEYS[1] the event, KEYS[2] its history, and with a payment's effects KEYS[3] the
 -- payment's hash, KEYS[4] its tagged statuses and KEYS[5] its lock.
 -- ARGV[2] event id, ARGV[3] attempt number, ARGV[4] '' (succeeded) | 'retryable' |
--- 'permanent', ARGV[5] now, ARGV[6] error text, ARGV[7] result JSON, ARGV[8] retry at,
+-- 'permanent' | 'waiting' (an upstream's breaker is open: retried, the attempt not counted), ARGV[5] now, ARGV[6] error text, ARGV[7] result JSON, ARGV[8] retry at,
 -- ARGV[9] '' or 'abandoned' (the reconciler's recovery, for the history), ARGV[10] the
 -- contact found, ARGV[11] the status tagged (both may be ''), ARGV[12] how long an
 -- attempt is silent before its worker counts as gone, ARGV[13..15] the retry's RQ job
@@ -44,12 +44,16 @@ local failure = ARGV[4]
 local outcome
 if failure == '' then
   outcome = 'success'
+elseif failure == 'waiting' then
+  outcome = 'waiting'
+  redis.call('HINCRBY', ev, 'attempts', -1)
 elseif failure == 'retryable' and attempts < max_attempts then
   outcome = 'retry'
 else
   outcome = 'failed'
 end
-set_status(ev, id, redis.call('HGET', ev, 'type'), status, outcome == 'retry' and 'pending' or outcome)
+local again = outcome == 'retry' or outcome == 'waiting'
+set_status(ev, id, redis.call('HGET', ev, 'type'), status, again and 'pending' or outcome)
 redis.call('HSET', ev, 'updated_at', ARGV[5], 'last_error', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', ev, 'result', ARGV[7]) end
 local entry = cjson.decode(redis.call('LINDEX', KEYS[2], -1) or '{}')
@@ -57,7 +61,7 @@ entry.ended_at = now
 entry.outcome = ARGV[9] ~= '' and ARGV[9] or outcome
 if ARGV[6] ~= '' then entry.error = ARGV[6] end
 redis.call('LSET', KEYS[2], -1, cjson.encode(entry))
-if outcome == 'retry' then
+if again then
   dispatch(ev, id, 13, tonumber(ARGV[8]), now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')

@@ -109,7 +109,10 @@ def serve_sandbox() -> Iterator[tuple[SandboxState, str]]:
     """The sandbox over real HTTP, demanding the test credentials: (its state, its URL)."""
     state = SandboxState(TEST_MP_TOKEN, TEST_GHL_TOKEN, "2021-07-28", TEST_GHL_LOCATION)
     with serve_app(create_sandbox(state)) as url:
-        yield state, url
+        try:
+            yield state, url
+        finally:
+            state.stopping.set()
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
 """`mp-webhooks dev`: the whole system on one machine, for trying it and developing it.
 
 Receiver, worker, scheduler and a reconcile loop run as child processes with one
-coloured, prefixed log stream; Ctrl-C stops them all. Redis is REDIS_URL when it
+coloured, prefixed log stream; Ctrl-C, SIGTERM or SIGHUP stops them all, and on Linux
+they end even when `dev` itself is SIGKILLed (each asks the kernel for a signal when
+its parent dies). Redis is REDIS_URL when it
 answers, else an embedded server with its data in `.dev/redis`. Without Mercado Pago
 and GoHighLevel credentials a local sandbox plays both APIs."""
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import secrets
 import shutil
@@ -21,6 +24,8 @@ from pathlib import Path
 
 from .arguments import port
 
+# prctl(2): PR_SET_PDEATHSIG, the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 COLOURS = {"redis": 90, "sandbox": 35, "receiver": 36, "worker": 32, "scheduler": 33, "reconcile": 34}
 DEV_API_TOKEN = "dev-token"
 
@@ -53,8 +58,15 @@ class Children:
             print(prefix + line, flush=True)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        parent = os.getpid()
         process = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            preexec_fn=(lambda: _die_with(parent)) if sys.platform == "linux" else None,
         )
         self.processes[name] = process
         threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
@@ -77,6 +89,18 @@ class Children:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _die_with(parent: int) -> None:
+    """In the child before exec: SIGTERM when the parent dies, even by SIGKILL; and end
+    at once if it died already, before the request took effect."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _redis_answers(url: str, password: str | None = None) -> bool:
@@ -109,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
     from services.core.settings import load_settings, url_without_credentials
 
+    # A process manager's SIGTERM, `timeout`, a closed terminal's SIGHUP: stop as Ctrl-C does.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     env = dict(os.environ)
     children = Children()
     notes: list[str] = []

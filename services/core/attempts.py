@@ -9,15 +9,24 @@ from typing import Any
 
 from .events import Event
 
+# A running attempt's worker shows it is alive this often (its keep-alive, which also
+# learns whether the attempt is still the event's current one). An attempt silent for
+# SILENT_AFTER_SECONDS has lost its worker: only then may the reconciler's recovery
+# release the payment lock it holds.
+KEEP_ALIVE_SECONDS = 1.0
+SILENT_AFTER_SECONDS = 3.0
+
 
 class Outcome(StrEnum):
-    """How an attempt ended. The first three are also the `outcome` label of
-    mpwh_events_processed_total; `abandoned` appears only in the history (the reconciler
+    """How an attempt ended. The first three and `waiting` (an upstream's breaker was
+    open: the event waits for it, and the attempt is not counted) are also the
+    `outcome` label of mpwh_events_processed_total; `abandoned` appears only in the history (the reconciler
     ended an attempt whose worker was gone or past JOB_TIMEOUT_SECONDS); `stale` means the
     attempt was no longer current when it ended, so nothing of its end was recorded."""
 
     SUCCESS = "success"
     RETRY = "retry"
+    WAITING = "waiting"
     FAILED = "failed"
     ABANDONED = "abandoned"
     STALE = "stale"
@@ -26,6 +35,8 @@ class Outcome(StrEnum):
 class FailureKind(StrEnum):
     RETRYABLE = "retryable"
     PERMANENT = "permanent"
+    # An upstream's breaker is open: try again at `retry_at` without counting the attempt.
+    WAITING = "waiting"
 
 
 @dataclass(frozen=True)

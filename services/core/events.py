@@ -120,6 +120,8 @@ class Event:
     result: dict[str, Any] | None = None
     worker: str | None = None
     attempt_started_at: float | None = None
+    # The running attempt's last sign of life (its claim, then its worker's keep-alives).
+    alive_at: float | None = None
     job_id: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -146,6 +148,7 @@ class Event:
             result=json.loads(raw["result"]) if raw.get("result") else None,
             worker=raw.get("worker") or None,
             attempt_started_at=_number(raw.get("attempt_started_at")),
+            alive_at=_number(raw.get("alive_at")),
             job_id=raw.get("job_id") or None,
             history=[json.loads(entry) for entry in history or []],
         )

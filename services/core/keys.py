@@ -106,6 +106,10 @@ class Keys:
         """GoHighLevel's sliding window for one location (a sorted set)."""
         return f"{self.prefix}:ratelimit:highlevel:{location_id}"
 
+    def breaker(self, upstream: str) -> str:
+        """The upstream's breaker, shared by every worker (a hash: state, failures, probe_at)."""
+        return f"{self.prefix}:breaker:{upstream}"
+
     # -- reconciler -----------------------------------------------------------------
     @cached_property
     def reconciler(self) -> ReconcilerKeys:

@@ -67,6 +67,8 @@ class Settings:
     scheduler_interval_seconds: float = 5.0
     retention_success_days: float = 30.0
     retention_failed_days: float = 90.0
+    breaker_failures: int = 5
+    breaker_probe_seconds: float = 30.0
     reconcile_sweep_enabled: bool = False
     reconcile_sweep_window_minutes: float = 60.0
     reconcile_sweep_page_size: int = 50
@@ -251,6 +253,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         scheduler_interval_seconds=reader.number("SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=0.1),
         retention_success_days=reader.number("RETENTION_SUCCESS_DAYS", 30.0),
         retention_failed_days=reader.number("RETENTION_FAILED_DAYS", 90.0),
+        breaker_failures=int(reader.number("BREAKER_FAILURES", 5, minimum=1, integer=True)),
+        breaker_probe_seconds=reader.number("BREAKER_PROBE_SECONDS", 30.0, minimum=0.1),
         reconcile_sweep_enabled=reader.boolean("RECONCILE_SWEEP_ENABLED", access_token is not None),
         reconcile_sweep_window_minutes=reader.number("RECONCILE_SWEEP_WINDOW_MINUTES", 60.0, minimum=1),
         reconcile_sweep_page_size=int(reader.number("RECONCILE_SWEEP_PAGE_SIZE", 50, minimum=1, integer=True)),

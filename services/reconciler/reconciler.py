@@ -18,6 +18,7 @@ from typing import Any
 from redis import Redis
 
 from services.core.attempts import Failure, FailureKind, Outcome
+from services.core.deadline import Deadline
 from services.core.events import EventStatus, NewEvent, Source
 from services.core.naming import pod_of
 from services.core.payments import updated_timestamp
@@ -35,7 +36,11 @@ log = logging.getLogger("mpwh.reconciler")
 # than this without a job anywhere count as lost.
 LOST_GRACE_SECONDS = 30
 SWEEP_OVERLAP_SECONDS = 300
+# One pass's bounds: a day of updates, and this many pages of RECONCILE_SWEEP_PAGE_SIZE.
+SWEEP_MAX_SPAN_SECONDS = 86400
+SWEEP_MAX_PAGES = 200
 RETENTION_BATCH = 500
+SEARCH_CALL_SECONDS = 30.0
 PASS_LOCK_MIN_SECONDS = 300
 
 
@@ -122,13 +127,15 @@ class Reconciler:
             event = self.store.get(event_id)
             if event is None or event.status != EventStatus.PROCESSING:
                 continue
-            started = event.attempt_started_at or 0.0
+            # A running attempt's worker keeps it alive every KEEP_ALIVE_SECONDS, and ends
+            # it by its deadline inside JOB_TIMEOUT_SECONDS: silence that long means it is gone.
+            alive = event.alive_at or event.attempt_started_at or 0.0
             if live is not None and event.worker and pod_of(event.worker) not in live:
                 reason, why = Recovery.WORKER_GONE, f"worker {event.worker} is gone"
-            elif now - started > timeout:
+            elif now - alive > timeout:
                 reason, why = (
                     Recovery.ABANDONED_TIMEOUT,
-                    f"no outcome after {int(now - started)}s (JOB_TIMEOUT_SECONDS={timeout})",
+                    f"no sign of life for {int(now - alive)}s (JOB_TIMEOUT_SECONDS={timeout})",
                 )
             else:
                 continue
@@ -163,30 +170,32 @@ class Reconciler:
                     break
 
     def sweep_missed(self, mercadopago: MercadoPago, now: float, summary: PassSummary) -> None:
+        """Searches the payments updated since the last successful sweep (less
+        SWEEP_OVERLAP_SECONDS, for payments the search indexes late), however long ago,
+        or the last RECONCILE_SWEEP_WINDOW_MINUTES on a first sweep. One pass covers at
+        most SWEEP_MAX_SPAN_SECONDS of updates and SWEEP_MAX_PAGES pages: a longer gap is
+        caught up by the passes that follow, each recording how far it got."""
         last = self.redis.get(self.keys.reconciler.last_sweep)
-        window_start = now - self.settings.reconcile_sweep_window_minutes * 60
-        begin = max(window_start, float(last) - SWEEP_OVERLAP_SECONDS) if last else window_start
-        begin_iso, end_iso = _mp_time(begin), _mp_time(now)
-        offset, seen = 0, 0
+        begin = float(last) - SWEEP_OVERLAP_SECONDS if last else now - self.settings.reconcile_sweep_window_minutes * 60
+        end = min(now, begin + SWEEP_MAX_SPAN_SECONDS)
+        sweep = Sweep(_mp_time(begin), _mp_time(end))
         try:
-            while True:
-                page = mercadopago.search_payments(
-                    begin=begin_iso, end=end_iso, offset=offset, limit=self.settings.reconcile_sweep_page_size
-                )
-                results = page.get("results") or []
+            while sweep.pages < SWEEP_MAX_PAGES:
+                results = sweep.read(mercadopago, self.settings.reconcile_sweep_page_size)
                 for payment in results:
-                    seen += 1
                     if self._unprocessed(payment):
                         summary.recovered[Recovery.MISSED_NOTIFICATION] += self._create_sweep_event(payment)
-                offset += len(results)
-                total = int((page.get("paging") or {}).get("total") or 0)
-                if not results or offset >= total:
+                if sweep.done:
                     break
         except ProcessingError as error:
             summary.sweep = f"failed: {error}"
             raise
-        self.redis.set(self.keys.reconciler.last_sweep, repr(now))
-        summary.sweep = f"{seen} payments updated {begin_iso} .. {end_iso} checked"
+        # How far the search is complete: to `end`, or (out of pages) to the last update seen.
+        covered = end if sweep.done else updated_timestamp({"date_last_updated": sweep.cursor})
+        self.redis.set(self.keys.reconciler.last_sweep, repr(covered))
+        summary.sweep = f"{sweep.seen} payments updated {sweep.begin} .. {_mp_time(covered)} checked"
+        if covered < now:
+            summary.sweep += f"; behind by {int(now - covered)}s, the next passes catch up"
 
     def _unprocessed(self, payment: dict[str, Any]) -> bool:
         stored = self.store.stored_payment(str(payment.get("id")))
@@ -219,6 +228,43 @@ class Reconciler:
             )
             return 1
         return 0
+
+
+class Sweep:
+    """Pages through the payments updated in [begin, end], oldest first, by key rather
+    than by offset: each page starts at the last `date_last_updated` seen, skipping the
+    ids already read at that instant (the tie-breaker). A payment that changes during the
+    sweep leaves the range without shifting the ones after it, as it would under offset
+    paging. Only when a whole page shares one instant does the offset step over it."""
+
+    def __init__(self, begin: str, end: str) -> None:
+        self.begin, self.end = begin, end
+        self.cursor = begin
+        self.read_at_cursor: set[str] = set()
+        self.pages = self.seen = 0
+        self.done = False
+
+    def read(self, mercadopago: MercadoPago, limit: int) -> list[dict[str, Any]]:
+        """The next page's payments not read before."""
+        stuck = len(self.read_at_cursor) >= limit
+        page = mercadopago.search_payments(
+            begin=self.cursor,
+            end=self.end,
+            offset=len(self.read_at_cursor) if stuck else 0,
+            limit=limit,
+            deadline=Deadline.after(SEARCH_CALL_SECONDS),
+        )
+        self.pages += 1
+        results = page.get("results") or []
+        fresh = [p for p in results if str(p.get("id")) not in self.read_at_cursor or stuck]
+        for payment in fresh:
+            updated = str(payment.get("date_last_updated") or self.cursor)
+            if updated != self.cursor:
+                self.cursor, self.read_at_cursor = updated, set()
+            self.read_at_cursor.add(str(payment.get("id")))
+        self.seen += len(fresh)
+        self.done = len(results) < limit
+        return fresh
 
 
 def _mp_time(timestamp: float) -> str:

@@ -18,6 +18,9 @@ from fastapi.responses import JSONResponse
 
 from .state import Call, Chaos, SandboxState
 
+# The dates a payments search can range over and sort by.
+SEARCH_DATES = ("date_created", "date_last_updated", "date_approved", "money_release_date")
+
 
 def _epoch(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
@@ -40,6 +43,12 @@ def create_sandbox(state: SandboxState) -> FastAPI:
         latency = state.latency_seconds + (random.uniform(0, chaos.latency_seconds) if chaos else 0.0)
         if latency:
             await asyncio.sleep(latency)
+        delay = state.take_delay(upstream, request.method, path)
+        if delay:
+            # In small steps, so that stopping the sandbox ends a long delay at once.
+            until = time.monotonic() + delay
+            while time.monotonic() < until and not state.stopping.is_set():
+                await asyncio.sleep(0.05)
         refused = await _refusal(upstream, request, path)
         call.status = refused.status_code if refused is not None else 200
         return refused
@@ -64,15 +73,32 @@ def create_sandbox(state: SandboxState) -> FastAPI:
 
     @mp.get("/v1/payments/search")
     async def search_payments(
-        request: Request, begin_date: str, end_date: str, offset: int = 0, limit: int = 30
+        request: Request,
+        begin_date: str | None = None,
+        end_date: str | None = None,
+        range: str = "date_created",
+        sort: str = "date_created",
+        criteria: str = "desc",
+        offset: int = 0,
+        limit: int = 30,
     ) -> Any:
+        """As Mercado Pago's: `range` names the date that begin_date/end_date bound
+        (inclusive), `sort` the field to order by, `criteria` asc or desc."""
         if (refused := await guard(request, "mp")) is not None:
             return refused
-        begin, end = _epoch(begin_date), _epoch(end_date)
+        if range not in SEARCH_DATES or sort not in (*SEARCH_DATES, "id") or criteria not in ("asc", "desc"):
+            return JSONResponse({"message": "invalid search parameters", "status": 400}, status_code=400)
+        begin = _epoch(begin_date) if begin_date else float("-inf")
+        end = _epoch(end_date) if end_date else float("inf")
+
+        def key(payment: dict[str, Any]) -> Any:
+            return payment["id"] if sort == "id" else _epoch(payment.get(sort) or "1970-01-01T00:00:00+00:00")
+
         with state.lock:
             matching = sorted(
-                (p for p in state.payments.values() if begin <= _epoch(p["date_last_updated"]) <= end),
-                key=lambda p: p["date_last_updated"],
+                (p for p in state.payments.values() if p.get(range) and begin <= _epoch(p[range]) <= end),
+                key=key,
+                reverse=criteria == "desc",
             )
         return {
             "paging": {"total": len(matching), "limit": limit, "offset": offset},

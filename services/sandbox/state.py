@@ -67,6 +67,10 @@ class SandboxState:
     faults: list[tuple[str, str, str, int, dict[str, str]]] = field(default_factory=list)
     latency_seconds: float = 0.0
     chaos: dict[str, Chaos] = field(default_factory=dict)
+    # (upstream, method, path prefix, seconds): the next matching calls answer that late.
+    delays: list[tuple[str, str, str, float]] = field(default_factory=list)
+    # Set when the sandbox stops: delayed answers end at once instead of holding it up.
+    stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -142,6 +146,18 @@ class SandboxState:
                 return fault
             draw -= rate
         return None
+
+    def slow_next(self, upstream: str, method: str, path_prefix: str, seconds: float, times: int = 1) -> None:
+        with self.lock:
+            self.delays.extend([(upstream, method, path_prefix, seconds)] * times)
+
+    def take_delay(self, upstream: str, method: str, path: str) -> float:
+        with self.lock:
+            for index, (up, verb, prefix, seconds) in enumerate(self.delays):
+                if up == upstream and verb == method and path.startswith(prefix):
+                    del self.delays[index]
+                    return seconds
+        return 0.0
 
     def record(self, call: Call) -> None:
         with self.lock:

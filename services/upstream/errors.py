@@ -10,6 +10,7 @@ class ProcessingError(Exception):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(f"{step}: {message}")
         self.step = step
+        self.message = message
 
 
 class RetryableError(ProcessingError):

@@ -4,11 +4,15 @@ takes a token of the shared rate limiter first (`Permits`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis import Redis
 
+from services.core.deadline import Deadline
 from services.core.keys import Keys
 from services.core.settings import Settings
 
+from .breaker import breaker_for
 from .http import Upstream
 from .metrics import GHL_RATE_LIMIT_WAIT_SECONDS, GHL_RATE_LIMIT_WAITS
 from .ratelimit import Permits, SlidingWindowLimiter
@@ -22,7 +26,13 @@ def _count_wait(seconds: float) -> None:
 class HighLevel:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         headers = {"Authorization": f"Bearer {settings.ghl_api_token}", "Version": settings.ghl_api_version}
-        self.api = Upstream("highlevel", settings.ghl_api_base_url, headers, on_wait=_count_wait)
+        self.api = Upstream(
+            "highlevel",
+            settings.ghl_api_base_url,
+            headers,
+            on_wait=_count_wait,
+            breaker=breaker_for(redis, settings, "highlevel"),
+        )
         self.location_id = settings.ghl_location_id or ""
         self.limiter = SlidingWindowLimiter(
             redis,
@@ -32,12 +42,14 @@ class HighLevel:
             on_wait=_count_wait,
         )
 
-    def permits(self, *, first_taken: bool) -> Permits:
-        return Permits(self.limiter, first_taken=first_taken)
+    def permits(self, deadline: Deadline, *, first_taken: bool, check: Callable[[], None] | None = None) -> Permits:
+        return Permits(self.limiter, deadline, first_taken=first_taken, check=check)
 
     def find_contact_id(self, email: str, permits: Permits) -> str | None:
         params = {"locationId": self.location_id, "email": email}
-        body = self.api.call("GET", "/contacts/search/duplicate", before=permits.take, params=params)
+        body = self.api.call(
+            "GET", "/contacts/search/duplicate", deadline=permits.deadline, before=permits.take, params=params
+        )
         contact = body.get("contact")
         return str(contact["id"]) if isinstance(contact, dict) and contact.get("id") else None
 
@@ -47,11 +59,13 @@ class HighLevel:
             payload["firstName"] = first_name
         if last_name:
             payload["lastName"] = last_name
-        body = self.api.call("POST", "/contacts/upsert", before=permits.take, json=payload)
+        body = self.api.call("POST", "/contacts/upsert", deadline=permits.deadline, before=permits.take, json=payload)
         return str(body["contact"]["id"])
 
     def add_tags(self, contact_id: str, tags: list[str], permits: Permits) -> None:
-        self.api.call("POST", f"/contacts/{contact_id}/tags", before=permits.take, json={"tags": tags})
+        self.api.call(
+            "POST", f"/contacts/{contact_id}/tags", deadline=permits.deadline, before=permits.take, json={"tags": tags}
+        )
 
     def close(self) -> None:
         self.api.close()

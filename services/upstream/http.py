@@ -14,11 +14,14 @@ from typing import Any
 
 import httpx
 
+from services.core.deadline import Deadline
+
+from .breaker import Breaker
 from .errors import PermanentError, RetryableError
 from .metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 
-# Connect fails fast; a slow read is given longer. The whole attempt is bounded by
-# JOB_TIMEOUT_SECONDS anyway.
+# Connect fails fast; a slow read is given longer. Each call also ends by its caller's
+# deadline: every phase's timeout is clamped to the time the deadline leaves.
 TIMEOUT = httpx.Timeout(connect=3.0, read=15.0, write=10.0, pool=5.0)
 LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
 # Sent with every request; the API's own headers (authorization, version) are added.
@@ -77,9 +80,13 @@ class Upstream:
     redirects, base-URL merging, event hooks), and skipping it is a measurable share of
     a worker's CPU (docs/benchmarks-worker.md).
 
+    With a breaker, a call goes out only while it admits one, and its outcome is
+    recorded on it (timeouts, connection errors and 5xx count as failures).
+
     A 429 with a short interval is waited out inside the attempt (up to
-    `max_inline_wait` seconds in all), because an attempt spent on a rate limit is
-    wasted; a longer one becomes a retry no earlier than the interval.
+    `max_inline_wait` seconds in all, and only when the deadline leaves time for it),
+    because an attempt spent on a rate limit is wasted; a longer one becomes a retry no
+    earlier than the interval.
     """
 
     def __init__(
@@ -91,14 +98,16 @@ class Upstream:
         on_wait: Callable[[float], None] | None = None,
         max_inline_wait: float = 10.0,
         timeout: httpx.Timeout = TIMEOUT,
+        breaker: Breaker | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.headers = httpx.Headers(BASE_HEADERS | headers)
         self.on_wait = on_wait
         self.max_inline_wait = max_inline_wait
+        self.breaker = breaker
         self.transport = httpx.HTTPTransport(limits=LIMITS, proxy=proxy_for(self.base_url))
-        self._extensions = {"timeout": timeout.as_dict()}
+        self._timeouts = timeout.as_dict()
         # The metrics' children, looked up once (per status code) instead of per call.
         self._duration = UPSTREAM_DURATION.labels(name)
         self._requests: dict[str, Any] = {}
@@ -107,17 +116,30 @@ class Upstream:
         self.transport.close()
 
     def call(
-        self, method: str, path: str, *, before: Callable[[], None] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        deadline: Deadline,
+        before: Callable[[], None] | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         step = f"{self.name} {method} {path}"
         waited = 0.0
         while True:
+            if self.breaker is not None:
+                self.breaker.admit(step)
             if before is not None:
                 before()
-            response = self._send(step, method, path, **kwargs)
+            try:
+                response = self._send(step, method, path, deadline, **kwargs)
+            except RetryableError as error:
+                if self.breaker is not None:
+                    raise self.breaker.failed(error) from None
+                raise
             if response.status_code == 429:
                 delay = retry_after_seconds(response)
-                if delay is not None and waited + delay <= self.max_inline_wait:
+                if delay is not None and waited + delay <= self.max_inline_wait and deadline.allows(delay):
                     waited += delay
                     if self.on_wait is not None:
                         self.on_wait(delay)
@@ -126,7 +148,10 @@ class Upstream:
                 raise RetryableError(step, f"429 rate limited: {_upstream_message(response)}", retry_after=delay)
             break
         if response.status_code >= 500:
-            raise RetryableError(step, f"{response.status_code} {_upstream_message(response)}")
+            failure = RetryableError(step, f"{response.status_code} {_upstream_message(response)}")
+            raise self.breaker.failed(failure) if self.breaker is not None else failure
+        if self.breaker is not None:
+            self.breaker.succeeded()  # any other answer, a 4xx too, is a live upstream's
         if response.status_code >= 400:
             raise PermanentError(step, f"{response.status_code} {_upstream_message(response)}")
         if not response.content:
@@ -139,10 +164,13 @@ class Upstream:
             raise RetryableError(step, f"{response.status_code} with JSON that is not an object")
         return body
 
-    def _send(self, step: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, step: str, method: str, path: str, deadline: Deadline, **kwargs: Any) -> httpx.Response:
+        if not deadline.remaining():
+            raise RetryableError(step, "the attempt's deadline passed before the call")
+        timeouts = {phase: deadline.clamp(seconds) for phase, seconds in self._timeouts.items() if seconds}
         started = time.perf_counter()
         try:
-            response = self._exchange(method, path, **kwargs)
+            response = self._exchange(method, path, {"timeout": timeouts}, **kwargs)
         except httpx.TimeoutException as error:
             self._observe("timeout", started)
             raise RetryableError(step, f"timeout ({type(error).__name__})") from None
@@ -153,10 +181,16 @@ class Upstream:
         return response
 
     def _exchange(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        extensions: dict[str, Any],
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
     ) -> httpx.Response:
         request = httpx.Request(
-            method, self.base_url + path, params=params, json=json, headers=self.headers, extensions=self._extensions
+            method, self.base_url + path, params=params, json=json, headers=self.headers, extensions=extensions
         )
         response = self.transport.handle_request(request)
         response.request = request

@@ -9,12 +9,13 @@ from services.core.attempts import PaymentEffects
 from services.core.events import Event
 from services.core.payments import payment_state, updated_timestamp
 from services.core.settings import Settings
-from services.upstream.errors import PermanentError
+from services.upstream.errors import PermanentError, RetryableError
 from services.upstream.highlevel import HighLevel
 from services.upstream.mercadopago import MercadoPago
 from services.upstream.ratelimit import Permits
 
 from .payments import Begun, GoHighLevelCalls, PaymentStore
+from .running import RunningAttempt
 
 MERCHANT_ORDER_TYPES = ("merchant_order", "topic_merchant_order_wh")
 
@@ -36,19 +37,18 @@ class Handlers:
         self.highlevel = highlevel
         self.payments = payments
 
-    def handle(self, event: Event, handled: Handled) -> dict[str, Any]:
+    def handle(self, event: Event, handled: Handled, attempt: RunningAttempt) -> dict[str, Any]:
         if not event.resource_id:
             raise PermanentError("event", "the notification carries no resource id")
         if event.type == "payment":
-            return self.payment(event.resource_id, event.id, handled)
+            return self.payment(event.resource_id, handled, attempt)
         if event.type in MERCHANT_ORDER_TYPES:
-            return self.merchant_order(event.resource_id)
+            return self.merchant_order(event.resource_id, attempt)
         return {"action": "none", "reason": f"nothing to do for type {event.type!r}; the notification is stored"}
 
-    def payment(self, payment_id: str, event_id: str, handled: Handled) -> dict[str, Any]:
-        """`event_id`: the event being processed, on which the payment's lock is
-        registered for the attempt."""
-        payment = self.mercadopago.payment(payment_id)
+    def payment(self, payment_id: str, handled: Handled, attempt: RunningAttempt) -> dict[str, Any]:
+        """The payment's lock is registered on the attempt's event."""
+        payment = self.mercadopago.payment(payment_id, attempt.deadline)
         status = str(payment.get("status") or "unknown")
         result: dict[str, Any] = {"payment_id": payment_id, "payment_status": status}
         tags = list(self.settings.tags_for_status(status))
@@ -62,16 +62,22 @@ class Handlers:
             status,
             updated_timestamp(payment),
             payment_state(payment),
-            event_id=event_id,
+            event_id=attempt.event_id,
+            attempt=attempt.number,
+            deadline=attempt.deadline,
             limiter=self.highlevel.limiter,
             calls=GoHighLevelCalls(if_remembered=bool(tags), otherwise=bool(tags) if metadata_contact else bool(email)),
         )
+        if step.begun == Begun.STALE:
+            raise RetryableError("payment step", "no longer the event's current attempt")
         if step.begun == Begun.OLDER:
             reason = f"stored state ({step.stored_status}, {step.stored_updated}) is newer"
             return result | {"action": "ignored_older_state", "reason": reason}
         if step.begun == Begun.ALREADY_TAGGED:
             return result | {"action": "already_tagged"}
-        permits = self.highlevel.permits(first_taken=step.first_token_taken)
+        # From here the attempt holds the payment's lock: its end must release it.
+        handled.effects = PaymentEffects(payment_id)
+        permits = self.highlevel.permits(attempt.deadline, first_taken=step.first_token_taken, check=attempt.check)
         contact_id, route = self._contact(payment, metadata_contact, step.contact_id, email, permits)
         handled.effects = PaymentEffects(payment_id, contact_id)
         if contact_id is None:
@@ -97,8 +103,8 @@ class Handlers:
         payer = payment.get("payer") or {}
         return self.highlevel.upsert_contact(email, payer.get("first_name"), payer.get("last_name"), permits), "created"
 
-    def merchant_order(self, order_id: str) -> dict[str, Any]:
-        order = self.mercadopago.merchant_order(order_id)
+    def merchant_order(self, order_id: str, attempt: RunningAttempt) -> dict[str, Any]:
+        order = self.mercadopago.merchant_order(order_id, attempt.deadline)
         state = {
             name: "" if order.get(name) is None else str(order[name])
             for name in ("status", "order_status", "total_amount", "paid_amount", "external_reference", "last_updated")

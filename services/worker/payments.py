@@ -3,13 +3,13 @@ rolled back by an older notification), under the payment's lock."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from redis import Redis
 
+from services.core.deadline import Deadline
 from services.core.keys import Keys
 from services.core.lua import lua_source
 from services.upstream.errors import RetryableError
@@ -18,11 +18,18 @@ from services.upstream.ratelimit import TAKE_TOKEN, SlidingWindowLimiter
 LOCK_POLL_SECONDS = 0.05
 
 
-class Begun(StrEnum):
-    """What the payment step found: a stored state newer than this one (nothing stored),
-    the status already tagged (stored, nothing left to do), or work to do (stored, and the
-    payment's lock held)."""
+# The lock outlives the attempt's deadline by this much: the attempt's last call may
+# still be answered right at the deadline, and its end be recorded after it.
+LOCK_SLACK_SECONDS = 1.0
 
+
+class Begun(StrEnum):
+    """What the payment step found: the attempt no longer current (nothing taken or
+    stored), a stored state newer than this one (nothing stored), the status already
+    tagged (stored, nothing left to do), or work to do (stored, and the payment's lock
+    held)."""
+
+    STALE = "stale"
     OLDER = "older"
     ALREADY_TAGGED = "tagged"
     STORED = "stored"
@@ -50,9 +57,8 @@ class GoHighLevelCalls:
 
 
 class PaymentStore:
-    def __init__(self, redis: Redis, keys: Keys, lock_seconds: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self.keys = keys
-        self.lock_seconds = lock_seconds
         package = __package__ or ""
         self._store_if_newer = redis.register_script(lua_source(package, "store_if_newer"))
         self._begin = redis.register_script(TAKE_TOKEN + "\n" + lua_source(package, "begin_payment"))
@@ -69,14 +75,15 @@ class PaymentStore:
         state: dict[str, str],
         *,
         event_id: str,
+        attempt: int,
+        deadline: Deadline,
         limiter: SlidingWindowLimiter,
         calls: GoHighLevelCalls,
-        wait_seconds: float = 10.0,
     ) -> PaymentStep:
         """Takes the payment's lock and stores its state if newer, in one round trip per
-        try, waiting up to `wait_seconds` for the lock. The lock is held after the step
-        only when it begun STORED; it is registered on the event, so the attempt's end
-        releases it."""
+        try, waiting for the lock until the attempt's deadline. The lock is held after the
+        step only when it begun STORED, until the attempt ends (it expires just after the
+        deadline); it is registered on the event, so the attempt's end releases it."""
         keys = [
             self.keys.payment_lock(payment_id),
             self.keys.payment(payment_id),
@@ -85,22 +92,22 @@ class PaymentStore:
             self.keys.event(event_id),
         ]
         flat = [item for pair in state.items() for item in pair]
-        args = [
-            secrets.token_hex(8),
-            self.lock_seconds,
-            repr(updated_ts),
-            status,
-            *limiter.token_args(),
-            int(calls.if_remembered),
-            int(calls.otherwise),
-            *flat,
-        ]
-        deadline = time.monotonic() + wait_seconds
         while True:
+            args = [
+                f"{event_id}:{attempt}",
+                int((deadline.remaining() + LOCK_SLACK_SECONDS) * 1000),
+                repr(updated_ts),
+                status,
+                *limiter.token_args(),
+                int(calls.if_remembered),
+                int(calls.otherwise),
+                attempt,
+                *flat,
+            ]
             result = [part.decode() for part in self._begin(keys=keys, args=args)]
             if result[0] != "locked":
                 break
-            if time.monotonic() > deadline:
+            if not deadline.allows(LOCK_POLL_SECONDS):
                 raise RetryableError("payment lock", f"payment {payment_id} is being processed by another event")
             time.sleep(LOCK_POLL_SECONDS)
         begun = Begun(result[0])

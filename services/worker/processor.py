@@ -8,15 +8,19 @@ import time
 from typing import Any
 
 from redis.exceptions import RedisError
+from rq.timeouts import BaseTimeoutException
 
 from services.core.attempts import Ending, Failure, FailureKind, Outcome, Skip
+from services.core.deadline import Deadline
 from services.core.events import metric_type
 from services.core.settings import Settings
 from services.core.store import EventStore
+from services.upstream.breaker import UpstreamUnavailableError
 from services.upstream.errors import PermanentError, RetryableError
 
 from .handlers import Handled, Handlers
 from .metrics import ENDING_OUTCOMES, EVENT_COMPLETION, EVENTS_PROCESSED, PROCESSING_DURATION
+from .running import RunningAttempt
 
 log = logging.getLogger("mpwh.worker")
 
@@ -51,8 +55,19 @@ class Processor:
         started = time.perf_counter()
         handled = Handled()
         result, failure = None, None
+        deadline = Deadline.for_attempt(self.settings.job_timeout_seconds)
         try:
-            result = self.handlers.handle(event, handled)
+            with RunningAttempt(self.store, event_id, claim.attempt, deadline) as attempt:
+                result = self.handlers.handle(event, handled, attempt)
+        except BaseTimeoutException:
+            # RQ's own timeout (JOB_TIMEOUT_SECONDS + a margin) fired: the deadline failed
+            # to bound the attempt. Not an ordinary retry: the job fails in RQ, and the
+            # reconciler recovers the event once its attempt has been silent.
+            log.error("attempt outlived RQ's job timeout", extra={"event_id": event_id, "attempt": claim.attempt})
+            raise
+        except UpstreamUnavailableError as error:
+            # Not the event's fault: it waits for the breaker's next probe, uncounted.
+            failure = Failure(FailureKind.WAITING, str(error), time.time() + (error.retry_after or 0.0))
         except RetryableError as error:
             failure = self._failure(FailureKind.RETRYABLE, str(error), claim.attempt, error.retry_after)
         except PermanentError as error:
@@ -86,7 +101,7 @@ class Processor:
                 "type": event.type,
                 "attempt": claim.attempt,
                 "error": failure.error if failure else None,
-                "retry_at": failure.retry_at if failure and outcome == Outcome.RETRY else None,
+                "retry_at": failure.retry_at if failure and outcome in (Outcome.RETRY, Outcome.WAITING) else None,
             },
         )
         return {"event_id": event_id, "attempt": claim.attempt, "outcome": outcome}

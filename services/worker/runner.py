@@ -29,6 +29,7 @@ from services.core.settings import Settings
 from services.core.store import EventCalls, EventStore
 from services.upstream.highlevel import HighLevel
 from services.upstream.mercadopago import MercadoPago
+from services.upstream.metrics import BreakerCollector
 
 from . import tasks
 from .handlers import Handlers
@@ -83,9 +84,9 @@ def build_processor(settings: Settings, name: str) -> Processor:
     calls = EventCalls(settings)
     handlers = Handlers(
         settings,
-        MercadoPago(settings),
+        MercadoPago(settings, redis),
         HighLevel(settings, redis),
-        PaymentStore(redis, calls.keys, lock_seconds=settings.job_timeout_seconds),
+        PaymentStore(redis, calls.keys),
     )
     return Processor(settings, EventStore(redis, calls), handlers, name)
 
@@ -107,6 +108,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     processor = build_processor(settings, worker_name(settings.pod_name))
     tasks.install(processor)
     REGISTRY.register(PipelineCollector(processor.store))
+    REGISTRY.register(BreakerCollector(processor.store.redis, processor.store.keys))
     beat = liveness(settings)
     start_metrics_server(settings.metrics_port, beat)
     build_worker(settings, processor, beat).work(burst=burst, logging_level=settings.log_level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -97,6 +98,26 @@ def test_dev_stack_runs_everything_and_send_test_follows_an_event(dev_stack):
     assert process.wait(timeout=30) == 0
     children = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True).stdout.split()
     assert children == []
+
+
+def _group_left(pid: int) -> list[str]:
+    return subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_dev_stops_cleanly_however_it_is_stopped(dev_stack, signum):
+    process, ports, lines, _, _ = dev_stack
+    os.kill(process.pid, signum)  # the dev process alone, as a process manager or a closed terminal does
+    process.wait(timeout=30)
+    if signum != signal.SIGKILL:
+        assert process.returncode == 0, "".join(lines)
+    wait_until(lambda: not _group_left(process.pid), timeout=30, message="every child to end")
+    assert all(_port_free(ports[name]) for name in ("port", "sandbox", "metrics", "redis"))
 
 
 def test_send_test_reports_an_unreachable_receiver():

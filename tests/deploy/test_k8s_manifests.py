@@ -20,14 +20,18 @@ from typing import Any
 import pytest
 import yaml
 
+from services.core.attempts import Claim
+from services.core.deadline import Deadline
 from services.core.settings import load_settings
 from services.upstream.mercadopago import MercadoPago
 from services.worker.handlers import Handled
 from services.worker.runner import build_processor
+from services.worker.running import RunningAttempt
 from tests.deploy.conftest import ROOT, Rendered, pod_template, selector_matches, template, tool, venv_bin
 from tests.deploy.test_chart_validation import KUBERNETES_VERSIONS
 from tests.deploy.test_manifests_run import STARTUP_BUDGET_SECONDS, localize, resolve_env, started, wait_for
 from tests.deploy.test_skaffold import dev_profile, render_dev_release, sandbox_manifest, sandbox_url
+from tests.support.store import notify
 
 K8S = ROOT / "k8s"
 RENDERED = K8S / "rendered" / "mp-webhooks.yaml"
@@ -355,8 +359,12 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
 
         processor = build_processor(settings["worker"], "deploy-test")
         try:
-            # Its effects are what `finish` would record: not needed here.
-            result = processor.handlers.payment(payment_id, "deploy-test", Handled())
+            # A claimed event of its own, so the payment step runs as the current attempt.
+            event_id = notify(processor.store, payment_id)
+            claim = processor.store.claim(event_id, "deploy-test", "deploy-test")
+            assert isinstance(claim, Claim), claim
+            with RunningAttempt(processor.store, event_id, claim.attempt, Deadline.after(30)) as attempt:
+                result = processor.handlers.payment(payment_id, Handled(), attempt)
         finally:
             processor.handlers.mercadopago.close()
             processor.handlers.highlevel.close()
@@ -370,7 +378,11 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
         mercadopago = MercadoPago(settings["reconciler"])
         try:
             found = mercadopago.search_payments(
-                begin="2000-01-01T00:00:00.000+00:00", end="2100-01-01T00:00:00.000+00:00", offset=0, limit=50
+                begin="2000-01-01T00:00:00.000+00:00",
+                end="2100-01-01T00:00:00.000+00:00",
+                offset=0,
+                limit=50,
+                deadline=Deadline.after(30),
             )
         finally:
             mercadopago.close()

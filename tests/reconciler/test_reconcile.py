@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Request
 from kubernetes import client as kube_client
 
-from services.core.attempts import FailureKind
+from services.core.attempts import SILENT_AFTER_SECONDS, FailureKind
 from services.core.events import NewEvent
 from services.core.store.model import EventQuery
 from services.reconciler.kube import Cluster
@@ -102,13 +102,45 @@ def test_worker_killed_holding_the_payment_lock_does_not_hold_off_the_retry(
     worker.wait()
     pods.clear()
 
-    assert Reconciler(run.settings, run.store.redis, cluster=cluster).run_pass().recovered["worker_gone"] == 1
-    assert not run.store.redis.exists(lock)  # released with the recovered attempt, not in JOB_TIMEOUT_SECONDS
+    # A pass once the dead worker's attempt has been silent long enough: its lock is
+    # released with it, not at its deadline.
+    wait_until(
+        lambda: time.time() - run.store.get(event_id).alive_at > SILENT_AFTER_SECONDS,
+        message="the dead attempt to fall silent",
+    )
+    reconciler = Reconciler(run.settings, run.store.redis, cluster=cluster)
+    assert reconciler.run_pass().recovered["worker_gone"] == 1
+    assert not run.store.redis.exists(lock)
     state.latency_seconds = 0
     run.drain()
     event = run.store.get(event_id)
     assert event.status == "success" and [h["outcome"] for h in event.history] == ["abandoned", "success"]
     assert len(_tag_posts(state)) == 1
+
+
+def test_a_still_running_attempt_recovered_by_the_reconciler_tags_once(
+    pipeline, sandbox, start_worker, worker_env, fake_kube
+):
+    # A worker the cluster no longer lists (a pod being replaced, finishing its job) is
+    # recovered while its tags call is in flight: the retry must not tag the same status
+    # again while it runs.
+    state, _ = sandbox
+    cluster, _pods, _, _ = fake_kube
+    contact = state.add_contact("running@example.com")
+    state.put_payment("4012", "approved", metadata={"ghl_contact_id": contact})
+    state.slow_next("ghl", "POST", f"/contacts/{contact}/tags", 3)
+    run = pipeline(WORKER_POD_SELECTOR=SELECTOR, JOB_TIMEOUT_SECONDS="8")
+    start_worker(worker_env(POD_NAME="pay-worker-7d9f-x3", JOB_TIMEOUT_SECONDS="8"))
+    event_id = run.notify("4012")
+    wait_until(lambda: _tag_posts(state), message="the first attempt's tags call")
+
+    assert Reconciler(run.settings, run.store.redis, cluster=cluster).run_pass().recovered["worker_gone"] == 1
+    run.drain()
+    event = run.store.get(event_id)
+    assert event.status == "success" and [h["outcome"] for h in event.history] == ["abandoned", "success"]
+    assert event.result["action"] == "already_tagged"
+    assert len(_tag_posts(state)) == 1
+    assert state.contacts[contact]["tags"] == ["mp-payment-approved"]
 
 
 def test_outside_a_cluster_abandoned_attempts_are_recovered_by_time(pipeline, sandbox):
@@ -241,7 +273,7 @@ def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sand
     state, _ = sandbox
     run = pipeline(RECONCILE_SWEEP_PAGE_SIZE="2")
     for n in range(5):
-        state.put_payment(str(5000 + n), "approved", updated=time.time() - 60)
+        state.put_payment(str(5000 + n), "approved", updated=time.time() - 60 + n)
     run.notify("5000")
     run.notify("5001")
     run.drain()  # 5000 and 5001 were notified and processed; 5002-5004 never arrived
@@ -251,8 +283,11 @@ def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sand
     summary = reconciler.run_pass()
     assert summary.recovered["missed_notification"] == 4
     searches = state.calls_to("mp", "GET", "/v1/payments/search")
-    assert [c.query["offset"] for c in searches] == ["0", "2", "4"]
+    # Paged by key: each page starts at (and re-reads) the last update the previous one read.
+    assert [c.query["offset"] for c in searches] == ["0"] * 5
     assert searches[0].query["range"] == "date_last_updated" and searches[0].query["limit"] == "2"
+    assert searches[0].query["sort"] == "date_last_updated" and searches[0].query["criteria"] == "asc"
+    assert searches[1].query["begin_date"] == state.payments["5002"]["date_last_updated"]
     swept = [e for e in run.store.page(EventQuery(limit=50)).items if e.source == "reconcile"]
     assert sorted(e.resource_id for e in swept) == ["5001", "5002", "5003", "5004"]
 
@@ -261,6 +296,64 @@ def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sand
     run.drain()
     assert reconciler.run_pass().recovered["missed_notification"] == 0
     assert all(run.store.get(e.id).status == "success" for e in swept)
+
+
+def test_sweeps_failing_longer_than_their_window_resume_from_the_last_success(pipeline, sandbox):
+    state, _ = sandbox
+    run = pipeline(RECONCILE_SWEEP_WINDOW_MINUTES="60")
+    reconciler = Reconciler(run.settings, run.store.redis, mercadopago=MercadoPago(run.settings))
+    now = time.time()
+    assert reconciler.run_pass(now=now - 3 * 3600) is not None  # the last sweep that succeeded
+    state.put_payment("5101", "approved", updated=now - 2 * 3600)  # changed, never notified
+    state.fail_next("mp", "GET", "/v1/payments/search", 503, times=3)
+    for _ in range(3):  # Mercado Pago's search down for hours: every pass fails
+        assert run_once(reconciler) == 1
+
+    summary = reconciler.run_pass()
+    assert summary.recovered["missed_notification"] == 1
+    [swept] = [e for e in run.store.page(EventQuery(limit=50)).items if e.source == "reconcile"]
+    assert swept.resource_id == "5101"
+
+
+def test_a_long_gap_is_swept_in_bounded_passes(pipeline, sandbox):
+    state, _ = sandbox
+    run = pipeline()
+    reconciler = Reconciler(run.settings, run.store.redis, mercadopago=MercadoPago(run.settings))
+    now, day = time.time(), 86400
+    assert reconciler.run_pass(now=now - 3 * day) is not None
+    state.put_payment("5111", "approved", updated=now - 2.5 * day)
+    state.put_payment("5112", "approved", updated=now - 1.5 * day)
+    state.put_payment("5113", "approved", updated=now - 600)
+    found, passes = 0, 0
+    while True:
+        summary = reconciler.run_pass()
+        passes += 1
+        found += summary.recovered["missed_notification"]
+        if "behind" not in summary.sweep:
+            break
+        assert passes < 10, summary.sweep
+    assert found == 3 and passes == 4  # at most a day of changes per pass
+
+
+def test_a_payment_changing_between_two_pages_skips_none(pipeline, sandbox):
+    state, _ = sandbox
+    run = pipeline(RECONCILE_SWEEP_PAGE_SIZE="2")
+    now = time.time()
+    for n in range(5):
+        state.put_payment(str(5200 + n), "approved", updated=now - 50 + n * 10)
+
+    class ChangingDuringTheSweep(MercadoPago):
+        def search_payments(self, **query):
+            page = super().search_payments(**query)
+            if state.payments["5200"]["status"] != "refunded":
+                # Read on the first page, then changed: it leaves the searched range.
+                state.put_payment("5200", "refunded", updated=time.time() + 5)
+            return page
+
+    reconciler = Reconciler(run.settings, run.store.redis, mercadopago=ChangingDuringTheSweep(run.settings))
+    assert reconciler.run_pass().recovered["missed_notification"] == 5
+    swept = [e for e in run.store.page(EventQuery(limit=50)).items if e.source == "reconcile"]
+    assert sorted(e.resource_id for e in swept) == [str(5200 + n) for n in range(5)]
 
 
 def test_sweep_failure_fails_the_pass(pipeline, sandbox):

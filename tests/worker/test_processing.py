@@ -6,7 +6,8 @@ import time
 
 from prometheus_client import REGISTRY
 
-from services.core.attempts import Claim, Failure, FailureKind, PaymentEffects, Skip, SkipReason
+from services.core.attempts import SILENT_AFTER_SECONDS, Claim, Failure, FailureKind, PaymentEffects, Skip, SkipReason
+from services.core.deadline import Deadline
 from services.core.store.model import EventQuery, RequeueMode
 from services.upstream.ratelimit import SlidingWindowLimiter
 from services.worker.payments import Begun, GoHighLevelCalls, PaymentStore
@@ -434,31 +435,34 @@ def test_claim_returns_the_claimed_event(pipeline, sandbox):
 def test_a_recovered_attempt_releases_its_lock_and_a_late_worker_ends_stale(pipeline, sandbox):
     run = pipeline()
     redis, keys = run.store.redis, run.store.keys
-    payments = PaymentStore(redis, keys, lock_seconds=120)
+    payments = PaymentStore(redis, keys)
     limiter = SlidingWindowLimiter(redis, keys.rate_limit("test"), 100, 10)
     lock, payment, tagged = keys.payment_lock("1024"), keys.payment("1024"), keys.payment_tagged("1024")
 
-    def begin(event_id: str):
+    def begin(event_id: str, attempt: int):
         return payments.begin(
             "1024",
             "approved",
             time.time(),
             {"status": "approved"},
             event_id=event_id,
+            attempt=attempt,
+            deadline=Deadline.after(30),
             limiter=limiter,
             calls=GoHighLevelCalls(if_remembered=False, otherwise=False),
         )
 
     event_id = run.notify("1024")
     first = start_attempt(run.store, event_id, run.store.get(event_id).job_id, "w.x")
-    assert begin(event_id).begun == Begun.STORED and redis.exists(lock)
-    # The reconciler recovers the attempt (its worker is gone): the payment lock goes with it.
+    assert begin(event_id, first).begun == Begun.STORED and redis.exists(lock)
+    # The reconciler recovers the attempt (its worker is gone, silent for a while): the
+    # payment lock goes with it.
     abandoned = Failure(FailureKind.RETRYABLE, "attempt abandoned", time.time())
-    assert run.store.abandon(event_id, first, abandoned) == "retry"
+    assert run.store.abandon(event_id, first, abandoned, now=time.time() + SILENT_AFTER_SECONDS) == "retry"
     assert not redis.exists(lock) and not redis.hexists(keys.event(event_id), "held_lock")
 
     second = start_attempt(run.store, event_id, run.store.get(event_id).job_id, "w.y")
-    assert second == 2 and begin(event_id).begun == Begun.STORED
+    assert second == 2 and begin(event_id, second).begun == Begun.STORED
     held_by_second = redis.get(lock)
     # The first worker comes back: its outcome is refused, but what it did upstream is
     # recorded, and the lock the second attempt holds is left alone.

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from services.core.deadline import Deadline
 from services.upstream.errors import RetryableError
 from services.upstream.http import Upstream, proxy_for
 from tests.conftest import TEST_GHL_LOCATION, TEST_GHL_TOKEN, TEST_MP_TOKEN
@@ -83,11 +84,16 @@ def test_requests_carry_the_headers_query_and_json_the_apis_demand(sandbox):
     mp = Upstream("mercadopago", f"{url}/mp/", {"Authorization": f"Bearer {TEST_MP_TOKEN}"})
     ghl = Upstream("highlevel", f"{url}/ghl", {"Authorization": f"Bearer {TEST_GHL_TOKEN}", "Version": "2021-07-28"})
     try:
-        assert mp.call("GET", "/v1/payments/3001")["id"] == 3001
+        assert mp.call("GET", "/v1/payments/3001", deadline=Deadline.after(30))["id"] == 3001
         query = {"locationId": TEST_GHL_LOCATION, "email": "a+b@example.com"}
-        assert ghl.call("GET", "/contacts/search/duplicate", params=query) == {"contact": None}
+        assert ghl.call("GET", "/contacts/search/duplicate", deadline=Deadline.after(30), params=query) == {
+            "contact": None
+        }
         created = ghl.call(
-            "POST", "/contacts/upsert", json={"locationId": TEST_GHL_LOCATION, "email": "a+b@example.com"}
+            "POST",
+            "/contacts/upsert",
+            deadline=Deadline.after(30),
+            json={"locationId": TEST_GHL_LOCATION, "email": "a+b@example.com"},
         )
         assert created["new"] is True
     finally:
@@ -113,7 +119,10 @@ def test_proxy_named_by_the_environment_carries_every_request(monkeypatch):
         # mp.invalid does not resolve: only the proxy can answer for it.
         api = Upstream("mercadopago", "http://mp.invalid", {"Authorization": "Bearer t"})
         try:
-            assert api.call("GET", "/v1/payments/7") == {"id": 7, "status": "approved"}  # gzip decoded
+            assert api.call("GET", "/v1/payments/7", deadline=Deadline.after(30)) == {
+                "id": 7,
+                "status": "approved",
+            }  # gzip decoded
         finally:
             api.close()
     [(target, headers)] = seen
@@ -150,7 +159,7 @@ def test_upstream_down_is_a_retryable_connection_error():
     before = _requests("mercadopago", "error")
     try:
         with pytest.raises(RetryableError) as raised:
-            api.call("GET", "/v1/payments/9")
+            api.call("GET", "/v1/payments/9", deadline=Deadline.after(30))
     finally:
         api.close()
     assert str(raised.value).startswith("mercadopago GET /v1/payments/9: connection error (ConnectError")
@@ -163,7 +172,7 @@ def test_silent_upstream_is_a_retryable_timeout():
         before = _requests("highlevel", "timeout")
         try:
             with pytest.raises(RetryableError) as raised:
-                api.call("POST", "/contacts/c1/tags", json={"tags": ["paid"]})
+                api.call("POST", "/contacts/c1/tags", deadline=Deadline.after(30), json={"tags": ["paid"]})
         finally:
             api.close()
     assert str(raised.value) == "highlevel POST /contacts/c1/tags: timeout (ReadTimeout)"

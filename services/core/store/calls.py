@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from .. import rqjobs
-from ..attempts import Claim, Ending, FailureKind, Outcome, Skip, SkipReason
+from ..attempts import SILENT_AFTER_SECONDS, Claim, Ending, FailureKind, Outcome, Skip, SkipReason
 from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor, new_event_id
 from ..keys import Keys
@@ -41,6 +41,7 @@ Arg = str | bytes | int | float
 class Script(StrEnum):
     RECEIVE = "receive"
     CLAIM = "claim"
+    KEEP = "keep"
     FINISH = "finish"
     REQUEUE = "requeue"
     DELETE = "delete"
@@ -172,18 +173,28 @@ class EventCalls:
         keys = [self.keys.event(event_id), self.keys.history(event_id)]
         return self._call(Script.CLAIM, keys, [event_id, job_id, worker, repr(now)], parse)
 
+    def keep(self, event_id: str, attempt: int, now: float | None = None) -> ScriptCall[bool]:
+        """A running attempt's keep-alive (see keep.lua): False once it is no longer current."""
+        now = time.time() if now is None else now
+        return self._call(Script.KEEP, [self.keys.event(event_id)], [attempt, repr(now)], lambda r: bool(int(r)))
+
     def finish(
         self, event_id: str, ending: Ending, *, abandoned: bool = False, now: float | None = None
     ) -> ScriptCall[Outcome]:
         """Ends an attempt (see finish.lua): its outcome, or `stale` when the attempt is no
-        longer current. The effects apply whatever the outcome. A lock the attempt
-        registered on the event is released with it, by its worker or by the reconciler's
-        recovery (`abandoned`)."""
+        longer current. The effects apply whatever the outcome, and the worker releases
+        the attempt's payment lock. The reconciler's recovery (`abandoned`) releases it
+        only from an attempt silent for SILENT_AFTER_SECONDS."""
         now = time.time() if now is None else now
         failure, effects = ending.failure, ending.effects
         keys = [self.keys.event(event_id), self.keys.history(event_id)]
         if effects is not None:
-            keys += [self.keys.payment(effects.payment_id), self.keys.payment_tagged(effects.payment_id)]
+            payment_id = effects.payment_id
+            keys += [
+                self.keys.payment(payment_id),
+                self.keys.payment_tagged(payment_id),
+                self.keys.payment_lock(payment_id),
+            ]
         args: list[Arg] = [
             event_id,
             ending.attempt,
@@ -195,9 +206,10 @@ class EventCalls:
             Outcome.ABANDONED if abandoned else "",
             (effects and effects.contact_id) or "",
             (effects and effects.tagged_status) or "",
+            SILENT_AFTER_SECONDS,
         ]
-        if failure is not None and failure.kind == FailureKind.RETRYABLE:
-            args += self._job(event_id)  # the retry's job: only a retryable failure can need one
+        if failure is not None and failure.kind in (FailureKind.RETRYABLE, FailureKind.WAITING):
+            args += self._job(event_id)  # the retry's job: only these failures can need one
         return self._call(Script.FINISH, keys, args, lambda r: Outcome(text(r[0])))
 
     def pipeline(self, now: float | None = None) -> ScriptCall[PipelineSnapshot]:

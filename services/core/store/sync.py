@@ -49,6 +49,9 @@ class EventStore:
     def claim(self, event_id: str, job_id: str, worker: str, now: float | None = None) -> Claim | Skip:
         return self._run(self.calls.claim(event_id, job_id, worker, now))
 
+    def keep(self, event_id: str, attempt: int, now: float | None = None) -> bool:
+        return self._run(self.calls.keep(event_id, attempt, now))
+
     def finish(self, event_id: str, ending: Ending, now: float | None = None) -> Outcome:
         return self._run(self.calls.finish(event_id, ending, now=now))
 

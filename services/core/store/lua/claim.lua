@@ -14,7 +14,7 @@ local due = tonumber(redis.call('HGET', ev, 'next_retry_at') or '0') or 0
 if due > now + 1 then return {'not_due', tostring(due)} end
 local attempt = redis.call('HINCRBY', ev, 'attempts', 1)
 set_status(ev, id, redis.call('HGET', ev, 'type'), status, 'processing')
-redis.call('HSET', ev, 'worker', ARGV[4], 'attempt_started_at', ARGV[5], 'updated_at', ARGV[5],
+redis.call('HSET', ev, 'worker', ARGV[4], 'attempt_started_at', ARGV[5], 'alive_at', ARGV[5], 'updated_at', ARGV[5],
   'claimed_job_id', ARGV[3], 'next_retry_at', '')
 redis.call('ZADD', K.processing, now, id)
 redis.call('RPUSH', KEYS[2], cjson.encode({attempt = attempt, job_id = ARGV[3], worker = ARGV[4], started_at = now}))

@@ -104,7 +104,8 @@ def door(request: pytest.FixtureRequest) -> Door:
 
 @pytest.fixture
 def served(door: Door, make_settings: Callable[..., Settings]) -> Iterator[tuple[str, Settings]]:
-    settings = make_settings()
+    # The document is what is fuzzed: served here, off by default in production.
+    settings = make_settings(RECEIVER_DOCS_ENABLED="true")
     with door.serve(settings) as url:
         yield url, settings
 

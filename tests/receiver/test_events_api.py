@@ -4,6 +4,7 @@ stable while events keep arriving, one event with its history, retry, stats."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -444,7 +445,8 @@ def test_stats_counts_by_status_and_type(receiver: Receiver):
     }
 
 
-def test_the_document_declares_the_filters_rules(receiver: Receiver):
+def test_the_document_declares_the_filters_rules(start_receiver: Callable[..., Receiver]):
+    receiver = start_receiver(RECEIVER_DOCS_ENABLED="true")
     parameters = {
         p["name"]: p["schema"]
         for p in receiver.http.get("/openapi.json").json()["paths"]["/api/webhook-events"]["get"]["parameters"]

@@ -19,7 +19,7 @@ from tests.observability.paths import (
     tool,
 )
 from tests.observability.promql import contract_metric_names, metric_names
-from tests.observability.queries import alert_expressions
+from tests.observability.queries import alert_expressions, alert_rules
 from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, render_rules_cli, run
 
 # Every alert the chart can render (MpwhNoNotifications only when enabled).
@@ -46,11 +46,6 @@ ALL_ALERTS = {
     "MpwhComponentDown",
     "MpwhNoNotifications",
 }
-
-
-def alert_rules(rules_file: Path) -> list[dict]:
-    document = yaml.safe_load(rules_file.read_text())
-    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

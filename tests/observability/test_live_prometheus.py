@@ -94,6 +94,8 @@ EXPECTED_SILENT = {
     "MpwhBacklogStale": "no event waited 15 minutes",
     # Redis answered throughout, so no 503s (tests/receiver/test_redis_outage.py covers them).
     "MpwhReceiverUnavailable": "the receiver never answered 503",
+    "MpwhWebhookAvailabilityBurnFast": "the receiver never answered 503",
+    "MpwhWebhookAvailabilityBurnSlow": "the receiver never answered 503",
     # The reconciler pushed a success seconds ago.
     "MpwhReconcilerStale": "the reconciler succeeded seconds ago",
     # absent() is empty once the timestamp exists; the fixture checks it was NOT empty

@@ -26,6 +26,8 @@ from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, rend
 ALL_ALERTS = {
     "MpwhErrorBudgetBurnFast",
     "MpwhErrorBudgetBurnSlow",
+    "MpwhWebhookAvailabilityBurnFast",
+    "MpwhWebhookAvailabilityBurnSlow",
     "MpwhRedisUnreachable",
     "MpwhRedisMemoryHigh",
     "MpwhFailureRatioHigh",
@@ -87,6 +89,8 @@ def test_promtool_accepts_the_template_rendered_with_non_default_values(tmp_path
     assert by_name["MpwhReconcilerStale"]["for"] == "20m"
     assert 'le="600.0"' in text and "> (14.4 * 0.005)" in by_name["MpwhErrorBudgetBurnFast"]["expr"]
     assert ">= 100" in by_name["MpwhErrorBudgetBurnSlow"]["expr"]
+    assert "> (14.4 * 0.0005)" in by_name["MpwhWebhookAvailabilityBurnFast"]["expr"]
+    assert ">= 60" in by_name["MpwhWebhookAvailabilityBurnSlow"]["expr"]
     assert by_name["MpwhRedisUnreachable"]["for"] == "1m"
     assert "> 0.8" in by_name["MpwhRedisMemoryHigh"]["expr"]
     assert ">= 1" in by_name["MpwhUpstreamAuthFailing"]["expr"]

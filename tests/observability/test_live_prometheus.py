@@ -705,9 +705,9 @@ def test_a_real_redis_outage_pages_for_redis_alone_and_clears_when_it_is_back(li
     # reports redis_up 0; the alert goes pending.
     _wait(lambda: prometheus.vector(redis_expr), 30, f"{REDIS_ALERT}'s expression", live)
     _wait(lambda: _firing_or_pending(live, "critical").get(REDIS_ALERT), 15, f"{REDIS_ALERT} pending", live)
+    detected = time.time() - stopped_at
     assert prometheus.scalar_sum(f'redis_up{{job="{RELEASE}-redis"}}') == 0.0
     time.sleep(OUTAGE_SETTLE_SECONDS)
-    detected = time.time() - stopped_at
 
     # The components that crash on a lost Redis (rq's worker and scheduler exit, as in the
     # cluster's crash loop) are gone by now; no critical alert names them or anything else.

@@ -3,6 +3,7 @@ tests/observability/test_live_prometheus.py.
 
 - `Process`: a component subprocess in its own session (killed by its id at the end),
   its output in a log file so failures can show it.
+- `RedisExporter`: Debian's prometheus-redis-exporter, as the chart's optional sidecar.
 - `Pushgateway`: Debian's prometheus-pushgateway on a free port, which
   `mp-webhooks reconcile` pushes to through PUSHGATEWAY_URL as in production.
 - `Prometheus`: Debian's prometheus on a free port (never 9090) with a config written
@@ -34,11 +35,23 @@ class Process:
 
     def __init__(self, name: str, command: Sequence[str], env: dict[str, str], log_dir: Path) -> None:
         self.name = name
+        self.command = list(command)
+        self.env = env
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            list(command), env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
         )
+
+    def restart(self) -> None:
+        """The same command again, as the kubelet restarts a container that exited; the
+        log goes on in the same file."""
+        self.stop()
+        self._log = self.log_path.open("ab")
+        self.process = self._spawn()
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -107,6 +120,23 @@ class Pushgateway:
             "--log.level=warn",
         ]
         self.process = start_server("pushgateway", command, f"{self.url}/-/ready", workdir)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+# --------------------------------------------------------------------- redis_exporter
+
+
+class RedisExporter:
+    """Debian's prometheus-redis-exporter on 127.0.0.1:<port> watching the stack's Redis,
+    as the chart's sidecar does (redis.metrics.enabled). It keeps answering while Redis is
+    down, with redis_up 0."""
+
+    def __init__(self, workdir: Path, port: int, redis_url: str) -> None:
+        self.port = port
+        command = [tool("redis_exporter"), "-redis.addr", redis_url, "-web.listen-address", f"127.0.0.1:{port}"]
+        self.process = start_server("redis_exporter", command, f"http://127.0.0.1:{port}/metrics", workdir)
 
     def stop(self) -> None:
         self.process.stop()

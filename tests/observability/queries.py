@@ -2,8 +2,8 @@
 
 dashboard_queries(): every query of every dashboard in the chart, with Grafana's
 variables replaced by concrete values so Prometheus can run them as they are.
-alert_expressions(): every alert of the plain rules file (chart defaults, release
-"mp-webhooks")."""
+alert_rules() / alert_expressions(): every alert of the plain rules file (chart
+defaults, release "mp-webhooks")."""
 
 from __future__ import annotations
 
@@ -68,7 +68,12 @@ def dashboard_queries(
     return queries
 
 
+def alert_rules(rules_file: Path = PLAIN_RULES) -> list[dict[str, Any]]:
+    """Every alerting rule of a Prometheus rules file, as written."""
+    document = yaml.safe_load(rules_file.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
+
+
 def alert_expressions(rules_file: Path = PLAIN_RULES) -> list[tuple[str, str]]:
     """(alert name, expr) for every alerting rule of a Prometheus rules file."""
-    document = yaml.safe_load(rules_file.read_text())
-    return [(rule["alert"], rule["expr"]) for group in document["groups"] for rule in group["rules"] if "alert" in rule]
+    return [(rule["alert"], rule["expr"]) for rule in alert_rules(rules_file)]

@@ -32,6 +32,7 @@ NON_DEFAULT_VALUES: dict[str, Any] = {
             "noNotifications": {"enabled": True, "window": "24h"},
         },
         "slo": {"objective": 0.995, "latencySeconds": 600, "window": "28d", "minEvents": 100},
+        "availabilitySlo": {"objective": 0.9995, "minRequests": 60},
     },
 }
 

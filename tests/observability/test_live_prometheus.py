@@ -5,7 +5,10 @@ failures, duplicates and rejected requests through the system. Then every dashbo
 query and every alert expression is run through Prometheus's HTTP API: each must parse,
 and each must show the series it is meant to show (or, for the alerts that watch for
 trouble this run does not cause, stay silent); the failure-ratio alert's expression
-must cross its threshold once failures are injected. One dashboard panel is drawn with
+must cross its threshold once failures are injected. The stack has a redis-server of
+its own (and Debian's redis_exporter on it, as the chart's sidecar): the last test stops
+that Redis while everything runs, sees MpwhRedisUnreachable, and only it, go off, then
+starts Redis again and sees it clear. One dashboard panel is drawn with
 matplotlib to tests/artifacts/dashboard-panel.png for a person to look at (and, with
 MPWH_UPDATE_SCREENSHOTS=1, to docs/images/dashboard-panel.png, which the README shows).
 
@@ -32,6 +35,7 @@ import httpx
 import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.image import imread
+from redis import Redis
 
 from services.receiver.signature import sign
 from services.sandbox.state import SandboxState
@@ -43,12 +47,19 @@ from tests.conftest import (
     TEST_SECRET,
     serve_sandbox,
 )
-from tests.observability.live_stack import Process, Prometheus, Pushgateway, component_command, process_env
+from tests.observability.live_stack import (
+    Process,
+    Prometheus,
+    Pushgateway,
+    RedisExporter,
+    component_command,
+    process_env,
+)
 from tests.observability.panel import HEIGHT, WIDTH, draw_panel, legend_label
 from tests.observability.paths import DOCS_PANEL_IMAGE, PLAIN_RULES, ROOT, tool
-from tests.observability.queries import alert_expressions, dashboard_files, dashboard_queries, panels
+from tests.observability.queries import alert_expressions, alert_rules, dashboard_files, dashboard_queries, panels
 from tests.observability.rendering import render_rules
-from tests.support.servers import free_port, wait_for_port
+from tests.support.servers import PrivateRedis, free_port, wait_for_port
 
 RELEASE = "mp-webhooks"
 WORKER_JOB = f"{RELEASE}-worker"
@@ -83,6 +94,8 @@ EXPECTED_SILENT = {
     "MpwhBacklogStale": "no event waited 15 minutes",
     # Redis answered throughout, so no 503s (tests/receiver/test_redis_outage.py covers them).
     "MpwhReceiverUnavailable": "the receiver never answered 503",
+    "MpwhWebhookAvailabilityBurnFast": "the receiver never answered 503",
+    "MpwhWebhookAvailabilityBurnSlow": "the receiver never answered 503",
     # The reconciler pushed a success seconds ago.
     "MpwhReconcilerStale": "the reconciler succeeded seconds ago",
     # absent() is empty once the timestamp exists; the fixture checks it was NOT empty
@@ -91,9 +104,9 @@ EXPECTED_SILENT = {
     # Every target is up (test_prometheus_scrapes_every_component checks up == 1).
     "MpwhTargetDown": "every target is up",
     "MpwhComponentDown": "every target is up",
-    # Redis answered throughout (its outage is tests/observability/*.rules.test.yml's).
-    "MpwhRedisUnreachable": "Redis answered throughout",
-    "MpwhRedisMemoryHigh": "no redis_exporter in this stack",
+    # Redis answered until the last test, which stops it and sees this alert (only) go off.
+    "MpwhRedisUnreachable": "Redis answered (until test_a_real_redis_outage_...)",
+    "MpwhRedisMemoryHigh": "Redis uses a few MB of its 64 MB maxmemory",
     "MpwhQueueGrowing": "the queue never grew past 50",
     "MpwhSchedulerLagging": "the scheduler moved retries every 0.5 s",
     "MpwhUpstreamAuthFailing": "no upstream answered 401/403",
@@ -111,7 +124,6 @@ EXPECTED_SILENT = {
 # passes give "per hour" increases). Add a query here only with the reason it cannot.
 DASHBOARD_MAY_BE_EMPTY: dict[str, str] = {
     "Breaker state": "mpwh_upstream_breaker_open comes with the breaker (branch rel)",
-    "Redis memory (of maxmemory)": "no redis_exporter in this stack",
 }
 
 
@@ -123,8 +135,10 @@ class LiveStack:
     prometheus: Prometheus
     sandbox: SandboxState
     receiver_url: str
+    components: dict[str, Process]
     processes: list[Process]
     pushgateway: Pushgateway
+    redis: PrivateRedis
     started_at: float
     healthy_settled_at: float = 0.0
     absent_before_push: list[dict[str, Any]] = field(default_factory=list)
@@ -228,17 +242,26 @@ def _prometheus_sees(prometheus: Prometheus, expr: str, expected: float) -> bool
 
 
 @pytest.fixture(scope="module")
-def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     tool("prometheus")  # fails (never skips) with how to install it
     workdir = tmp_path_factory.mktemp("live-prometheus")
     with ExitStack() as cleanup:
         state, sandbox_url = cleanup.enter_context(serve_sandbox())
+        # A redis-server of the stack's own (never the shared one): the last test stops it.
+        redis_server = PrivateRedis()
+        cleanup.callback(redis_server.cleanup)
+        redis_server.start()
+        # A maxmemory, as the bundled Redis has, so the memory panel and alert have a ratio.
+        with Redis.from_url(redis_server.url) as client:
+            client.config_set("maxmemory", "64mb")
+        exporter = RedisExporter(workdir, free_port(), redis_server.url)
+        cleanup.callback(exporter.stop)
         pushgateway = Pushgateway(workdir, free_port())
         cleanup.callback(pushgateway.stop)
-        env = _component_env(redis_url, sandbox_url, pushgateway.url)
+        env = _component_env(redis_server.url, sandbox_url, pushgateway.url)
 
         ports = {"receiver": free_port(), "worker": free_port(), "scheduler": free_port()}
-        processes = [
+        components = [
             Process(
                 "receiver",
                 component_command("receiver", "--host", "127.0.0.1", "--port", str(ports["receiver"])),
@@ -258,7 +281,7 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
                 workdir,
             ),
         ]
-        for process in processes:
+        for process in components:
             cleanup.callback(process.stop)
 
         jobs: dict[str, dict[str, Any]] = {
@@ -268,10 +291,19 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         # The reconciler's metrics reach Prometheus through a Pushgateway scraped with
         # honor_labels: true, so the pushed job="mpwh-reconciler" survives.
         jobs["pushgateway"] = {"target": f"127.0.0.1:{pushgateway.port}", "honor_labels": True}
+        # The chart's redis_exporter sidecar scrapes as job <fullname>-redis.
+        jobs[f"{RELEASE}-redis"] = {"target": f"127.0.0.1:{exporter.port}", "labels": {"component": "redis"}}
         prometheus = Prometheus(workdir, free_port(), jobs, [PLAIN_RULES])
         cleanup.callback(prometheus.stop)
         stack = LiveStack(
-            prometheus, state, f"http://127.0.0.1:{ports['receiver']}", processes, pushgateway, time.time()
+            prometheus,
+            state,
+            f"http://127.0.0.1:{ports['receiver']}",
+            {process.name: process for process in components},
+            [*components, exporter.process],
+            pushgateway,
+            redis_server,
+            time.time(),
         )
 
         for component, port in ports.items():
@@ -280,7 +312,7 @@ def live(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
             except TimeoutError as error:
                 raise AssertionError(f"{component} did not start: {error}\n{stack.logs()}") from None
         prometheus.start()
-        processes.append(prometheus.process)
+        stack.processes.append(prometheus.process)
         stack.started_at = prometheus.started_at
         _wait(
             lambda: (
@@ -434,7 +466,8 @@ def test_prometheus_scrapes_every_component_and_loads_the_rules(live: LiveStack)
         assert target["health"] == "up", target
         assert target["labels"]["component"] == component
     up = {s["metric"]["job"]: float(s["value"][1]) for s in live.prometheus.vector('up{job=~"mp-webhooks-.*"}')}
-    assert up == {f"{RELEASE}-{c}": 1.0 for c in ("receiver", "worker", "scheduler")}
+    assert up == {f"{RELEASE}-{c}": 1.0 for c in ("receiver", "worker", "scheduler", "redis")}
+    assert live.prometheus.scalar_sum(f'redis_up{{job="{RELEASE}-redis"}}') == 1.0
     # The pushed reconciler series keep the pushed job (honor_labels) and the grouping key.
     pushed = live.prometheus.vector('mpwh_reconciler_last_success_timestamp_seconds{job="mpwh-reconciler"}')
     assert len(pushed) == 1 and pushed[0]["metric"]["prefix"].startswith("t"), pushed
@@ -638,3 +671,61 @@ def test_a_dashboard_panel_is_drawn_for_a_person_to_look_at(live: LiveStack) -> 
         shutil.copyfile(ARTIFACT, DOCS_PANEL_IMAGE)
         print(f"\nscreenshot updated: {DOCS_PANEL_IMAGE}")
     print(f"\npanel drawn: {ARTIFACT}")
+
+
+# ------------------------------------------------- last: a real Redis outage (stops Redis)
+
+REDIS_ALERT = "MpwhRedisUnreachable"
+OUTAGE_SETTLE_SECONDS = 5  # a few evaluations after the components noticed
+
+
+def _firing_or_pending(live: LiveStack, severity: str) -> dict[str, str]:
+    alerts = live.prometheus.api("alerts")["data"]["alerts"]
+    return {a["labels"]["alertname"]: a["state"] for a in alerts if a["labels"].get("severity") == severity}
+
+
+def test_a_real_redis_outage_pages_for_redis_alone_and_clears_when_it_is_back(live: LiveStack) -> None:
+    """Runs last: stops the stack's own redis-server. The rule's `for` (2m) is longer than
+    this test waits, so it judges the expression (Prometheus evaluates every second) and
+    the alert's pending state; the promtool case times the firing at the 30 s scrape."""
+    prometheus = live.prometheus
+    critical = [rule for rule in alert_rules() if rule["labels"]["severity"] == "critical"]
+    redis_expr = next(rule["expr"] for rule in critical if rule["alert"] == REDIS_ALERT)
+    others = {rule["alert"]: rule["expr"] for rule in critical if rule["alert"] != REDIS_ALERT}
+    assert others, "no other critical alert to compare with"
+    assert prometheus.vector(redis_expr) == [], "Redis was reachable before the outage"
+    # What the earlier traffic already lit (the injected failures burn the SLO's budget):
+    # the outage must add nothing to it but the Redis alert.
+    before = {name for name, expr in others.items() if prometheus.vector(expr)}
+    assert before <= {"MpwhErrorBudgetBurnFast"}, before
+
+    live.redis.stop()
+    stopped_at = time.time()
+    # Receivers stay up (unready) and leave the pipeline gauges out; redis_exporter
+    # reports redis_up 0; the alert goes pending.
+    _wait(lambda: prometheus.vector(redis_expr), 30, f"{REDIS_ALERT}'s expression", live)
+    _wait(lambda: _firing_or_pending(live, "critical").get(REDIS_ALERT), 15, f"{REDIS_ALERT} pending", live)
+    detected = time.time() - stopped_at
+    assert prometheus.scalar_sum(f'redis_up{{job="{RELEASE}-redis"}}') == 0.0
+    time.sleep(OUTAGE_SETTLE_SECONDS)
+
+    # The components that crash on a lost Redis (rq's worker and scheduler exit, as in the
+    # cluster's crash loop) are gone by now; no critical alert names them or anything else.
+    exited = sorted(name for name, process in live.components.items() if not process.alive())
+    lit = {name: result for name, expr in others.items() if name not in before if (result := prometheus.vector(expr))}
+    assert not lit, f"critical alerts other than {REDIS_ALERT}: {lit} (exited: {exited})"
+    assert set(_firing_or_pending(live, "critical")) - before == {REDIS_ALERT}, prometheus.api("alerts")
+    # Not even for a moment since Redis went (ALERTS holds pending and firing states).
+    known = "|".join([REDIS_ALERT, *sorted(before)])
+    others_alerts = f'ALERTS{{severity="critical", alertname!~"{known}"}}'
+    assert prometheus.query_range(others_alerts, stopped_at, time.time())["data"]["result"] == []
+    print(f"\n{REDIS_ALERT} pending {detected:.1f} s after Redis stopped; exited meanwhile: {exited}")
+
+    # Redis back (same port, empty: no persistence here) and what crashed restarted.
+    live.redis.start()
+    for name in exited:
+        live.components[name].restart()
+    _wait(lambda: not prometheus.vector(redis_expr), 60, f"{REDIS_ALERT}'s expression to clear", live)
+    _wait(lambda: REDIS_ALERT not in _firing_or_pending(live, "critical"), 15, f"{REDIS_ALERT} to clear", live)
+    assert prometheus.scalar_sum(f'redis_up{{job="{RELEASE}-redis"}}') == 1.0
+    assert all(process.alive() for process in live.components.values()), live.logs()

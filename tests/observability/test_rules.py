@@ -19,13 +19,15 @@ from tests.observability.paths import (
     tool,
 )
 from tests.observability.promql import contract_metric_names, metric_names
-from tests.observability.queries import alert_expressions
+from tests.observability.queries import alert_expressions, alert_rules
 from tests.observability.rendering import NON_DEFAULT_VALUES, render_rules, render_rules_cli, run
 
 # Every alert the chart can render (MpwhNoNotifications only when enabled).
 ALL_ALERTS = {
     "MpwhErrorBudgetBurnFast",
     "MpwhErrorBudgetBurnSlow",
+    "MpwhWebhookAvailabilityBurnFast",
+    "MpwhWebhookAvailabilityBurnSlow",
     "MpwhRedisUnreachable",
     "MpwhRedisMemoryHigh",
     "MpwhFailureRatioHigh",
@@ -46,11 +48,6 @@ ALL_ALERTS = {
     "MpwhComponentDown",
     "MpwhNoNotifications",
 }
-
-
-def alert_rules(rules_file: Path) -> list[dict]:
-    document = yaml.safe_load(rules_file.read_text())
-    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -92,6 +89,8 @@ def test_promtool_accepts_the_template_rendered_with_non_default_values(tmp_path
     assert by_name["MpwhReconcilerStale"]["for"] == "20m"
     assert 'le="600.0"' in text and "> (14.4 * 0.005)" in by_name["MpwhErrorBudgetBurnFast"]["expr"]
     assert ">= 100" in by_name["MpwhErrorBudgetBurnSlow"]["expr"]
+    assert "> (14.4 * 0.0005)" in by_name["MpwhWebhookAvailabilityBurnFast"]["expr"]
+    assert ">= 60" in by_name["MpwhWebhookAvailabilityBurnSlow"]["expr"]
     assert by_name["MpwhRedisUnreachable"]["for"] == "1m"
     assert "> 0.8" in by_name["MpwhRedisMemoryHigh"]["expr"]
     assert ">= 1" in by_name["MpwhUpstreamAuthFailing"]["expr"]

@@ -5,31 +5,35 @@
 Runs, on this machine, against local fake upstreams only (127.0.0.1):
 
   A. zero latency: N payment events pre-stored (as the receiver stores them,
-     `EventStore.receive`), drained by ONE real `mp-webhooks worker --burst` process
+     `EventStore.receive`), drained by ONE real `mp-webhooks worker` process
      against fake Mercado Pago + GoHighLevel upstreams answering without delay (by
      default the lean asyncio fake, benchmarks/worker/lean_upstream.py; --upstream
      sandbox for the project's FastAPI sandbox);
   B. the baseline: N jobs of a no-op function (benchmarks/worker/noop.py, queued with
-     RQ's own `Queue.enqueue`) drained by ONE RQ SimpleWorker in burst mode, the
+     RQ's own `Queue.enqueue`) drained by ONE RQ SimpleWorker, the
      worker class `mp-webhooks worker` uses, on the same Redis;
      A and B alternate for --rounds rounds; the ratio is best A / best B
      (target >= 0.5x);
   C. 100 ms of latency on every upstream answer: M events drained by 1, 2 and 4
-     `mp-webhooks worker --burst` processes (should scale near linearly).
+     `mp-webhooks worker` processes (should scale near linearly).
 
 Each event takes the full payment path: GET the payment from Mercado Pago, store its
 state, search the GoHighLevel contact by the payer's email, create it (every payer
 email is distinct, so none exists), add the status tag: 4 upstream calls per event,
 counted by the fake upstream and printed as calls/event.
 
-Timing excludes process start-up: K "barrier" jobs (benchmarks/worker/noop.py) are
-queued ahead of the work; each of the K workers takes one and waits in it until all K
-have taken theirs, and the last records the release time. A run lasts from that
-release to the latest `ended_at` RQ recorded for the run's jobs; the script waits
-until every event is `success` (or every no-op job is finished) and checks it.
+Timing excludes process start-up: a start barrier the script holds. The run's jobs
+are queued, then the queue's list is renamed aside (`bench:held`); the K workers start
+on an empty queue, and once RQ's worker registry lists all K for the queue, each
+`idle` (blocked on the queue), the script renames the list back in one step, which
+wakes them all, and records the release time. (The workers run only the product's job,
+so the barrier cannot be a job of its own.) A run lasts from that release to the
+latest `ended_at` RQ recorded for the run's jobs; the script waits until every event is
+`success` (or every no-op job is finished) and checks it, then stops the workers
+(SIGTERM, RQ's warm shutdown) and expects each to exit 0.
 
 Memory: each worker's resident set (VmRSS from /proc/<pid>/status) sampled at the end
-of its run (when the last event is done, before the burst worker exits).
+of its run (when the last event is done, before the worker is stopped).
 
 Placement on the 2-core machine (defaults; --no-pin to let the kernel decide): every
 worker process (product and baseline) on CPU 0; the fake upstream and this
@@ -83,6 +87,8 @@ from benchmarks.worker.setup import (  # noqa: E402 - importable once ROOT is on
 from tests.support.servers import free_port  # noqa: E402 - as above
 
 NOOP_QUEUE = "bench-noop"
+# Where a run's queue waits until every worker is up (the start barrier).
+HELD_QUEUE_KEY = "bench:held"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -139,8 +145,6 @@ class Process:
         memory = proc_rss_kib(self.pid)
         if memory is not None:
             self.rss_kib, self.hwm_kib = memory
-        # A burst worker that ran out of jobs exits (and is reaped) while others still
-        # finish theirs: its CPU is the last figure read while it ran.
         cpu = self.cpu()
         if cpu is not None:
             self.cpu_at_end = cpu
@@ -168,10 +172,11 @@ class Process:
 
 
 def worker_command() -> list[str]:
+    # Not --burst: a burst worker leaves at once when the (held) queue is empty.
     script = ROOT / ".venv" / "bin" / "mp-webhooks"
     if script.exists():
-        return [str(script), "worker", "--burst"]
-    return [sys.executable, "-m", "services.cli.main", "worker", "--burst"]
+        return [str(script), "worker"]
+    return [sys.executable, "-m", "services.cli.main", "worker"]
 
 
 # The fake upstreams.
@@ -273,7 +278,7 @@ class Bench:
     def base_env(self, upstream: Upstream) -> dict[str, str]:
         return {
             **clean_env(),
-            "PYTHONPATH": str(ROOT),  # the barrier job is benchmarks.worker.noop.barrier
+            "PYTHONPATH": str(ROOT),
             "REDIS_URL": self.args.redis_url,
             "MPWH_KEY_PREFIX": PREFIX,
             "LOG_LEVEL": "WARNING",
@@ -286,52 +291,68 @@ class Bench:
             "GHL_RATE_LIMIT_REQUESTS": "1000000",
         }
 
-    def queue_barriers(self, queue, parties: int) -> list[str]:
-        from benchmarks.worker.noop import barrier
+    def hold(self, queue) -> None:
+        """Sets the queued run aside, before any worker starts."""
+        self.redis.rename(queue.key, HELD_QUEUE_KEY)
 
-        return [queue.enqueue(barrier, parties, at_front=True, result_ttl=0).id for _ in range(parties)]
+    def release(self, queue, procs: list[Process], deadline: float) -> float:
+        """Once RQ's registry lists every worker of the queue as idle (blocked on the
+        empty queue), puts the run's jobs back in one step; returns that instant."""
+        from rq import Worker
+
+        while True:
+            self._check(procs, deadline, "waiting for the workers to start")
+            keys = Worker.all_keys(queue=queue)
+            if len(keys) == len(procs):
+                pipe = self.redis.pipeline(transaction=False)
+                for key in keys:
+                    pipe.hget(key, "state")
+                if all(state == b"idle" for state in pipe.execute()):
+                    break
+            time.sleep(0.005)
+        released_at = time.time()
+        self.redis.rename(HELD_QUEUE_KEY, queue.key)
+        return released_at
 
     def measure(
-        self, procs: list[Process], done: Callable[[], bool], sandbox: Process | None, timeout: float
+        self, procs: list[Process], queue, done: Callable[[], bool], sandbox: Process | None, timeout: float
     ) -> tuple[float, float]:
-        """Waits for the barrier's release, then for `done`; samples memory and CPU.
-        Returns (release time, seconds from the first spawn to the release)."""
-        from benchmarks.worker.noop import BARRIER_KEY
-
+        """Releases the held queue once every worker is up, then waits for `done`;
+        samples memory and CPU. Returns (release time, seconds from the first spawn to
+        the release)."""
         deadline = time.monotonic() + timeout
-        while (released := self.redis.get(f"{BARRIER_KEY}:released_at")) is None:
-            self._check(procs, deadline, "waiting for the workers to start")
-            time.sleep(0.005)
-        released_at = float(released)
+        released_at = self.release(queue, procs, deadline)
         for proc in procs:
             proc.cpu_at_release = proc.cpu()
         sandbox_cpu0 = sandbox.cpu() if sandbox else None
         redis_cpu0 = redis_cpu_seconds(self.redis)
         while not done():
-            self._check(procs, deadline, "waiting for the run to finish", allow_exit=True)
+            self._check(procs, deadline, "waiting for the run to finish")
             for proc in procs:
                 proc.sample()
             time.sleep(0.02)
-        # The end of the run: sample now, before the burst workers exit.
+        # The end of the run: sample now, before the workers are stopped.
         for proc in procs:
             proc.sample()
         self._sandbox_cpu = (sandbox.cpu() - sandbox_cpu0) if sandbox else None
         self._redis_cpu = redis_cpu_seconds(self.redis) - redis_cpu0
         for proc in procs:
+            proc.popen.terminate()  # RQ's warm shutdown: the worker is idle, it leaves
+        for proc in procs:
             try:
                 code = proc.popen.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                raise SystemExit(f"{proc.name} did not exit after its burst:\n{proc.tail()}") from None
+                raise SystemExit(f"{proc.name} did not exit on SIGTERM:\n{proc.tail()}") from None
             if code != 0:
                 raise SystemExit(f"{proc.name} exited with {code}:\n{proc.tail()}")
             proc.stop()
         return released_at, released_at - min(p.started for p in procs)
 
-    def _check(self, procs: list[Process], deadline: float, what: str, allow_exit: bool = False) -> None:
+    def _check(self, procs: list[Process], deadline: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out {what}:\n" + "\n".join(f"--- {p.name}\n{p.tail()}" for p in procs))
         for proc in procs:
-            if not proc.alive() and (not allow_exit or proc.popen.returncode != 0):
+            if not proc.alive():
                 raise SystemExit(f"{proc.name} exited with {proc.popen.returncode} while {what}:\n{proc.tail()}")
 
     def jobs_end(self, job_ids: list[str]) -> float:
@@ -370,7 +391,7 @@ class Bench:
             )
             assert status == ReceiptStatus.RECEIVED, status
         queue = Queue(store.keys.queue_name, connection=self.redis)
-        self.queue_barriers(queue, workers)
+        self.hold(queue)
         procs = [
             Process(
                 f"worker-{self.run_index}-{n}",
@@ -393,7 +414,7 @@ class Bench:
                 raise SystemExit(f"{failed} events failed; see the worker logs in {self.logdir}")
             return success == count
 
-        released_at, startup = self.measure(procs, done, upstream.process, timeout=self.args.run_timeout)
+        released_at, startup = self.measure(procs, queue, done, upstream.process, timeout=self.args.run_timeout)
         # Every event's outcome, and its job's end.
         event_ids = [raw.decode() for raw in self.redis.zrange(success_key, 0, -1)]
         pipe = self.redis.pipeline(transaction=False)
@@ -430,12 +451,12 @@ class Bench:
         self.run_index += 1
         self.redis.flushdb()
         queue = Queue(NOOP_QUEUE, connection=self.redis)
-        self.queue_barriers(queue, 1)
         # The product's job options (services.core.rqjobs), so RQ does the same work per job.
         job_ids = [
             queue.enqueue(noop, result_ttl=RESULT_TTL_SECONDS, failure_ttl=FAILURE_TTL_SECONDS, job_timeout=150).id
             for _ in range(count)
         ]
+        self.hold(queue)
         env = {**clean_env(), "PYTHONPATH": str(ROOT), "REDIS_URL": self.args.redis_url, "LOG_LEVEL": "WARNING"}
         procs = [
             Process(
@@ -452,7 +473,7 @@ class Bench:
         def done() -> bool:
             return self.redis.zcard(finished_key) >= count
 
-        released_at, startup = self.measure(procs, done, None, timeout=self.args.run_timeout)
+        released_at, startup = self.measure(procs, queue, done, None, timeout=self.args.run_timeout)
         ended = self.jobs_end(job_ids)
         return self._finish("no-op RQ job", 1, count, released_at, ended, startup, procs, 0.0)
 

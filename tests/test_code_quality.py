@@ -1,9 +1,11 @@
 """The static checks are part of the suite: ruff (lint and format) over every Python
 file, mypy in strict mode over services/ (pyproject.toml holds both configurations), and
-every suppression of a finding says why."""
+bandit over services/ (no medium or high finding but those a `nosec` explains), and every
+suppression of a finding says why."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,6 +17,8 @@ PYTHON_TREES = ("services", "tests", "benchmarks", "scripts")
 SCRIPTS = ("scripts/render-rules",)
 # A suppression names its reason after " - " (e.g. "noqa" BLE001 - why, "nosec" B311 - why).
 SUPPRESSION = re.compile(r"#\s*(noqa|type:\s*ignore|nosec)\b(?P<rest>[^\n]*)")
+# A bare `nosec` would hide every finding on its line, the next one included.
+NOSEC_NAMES_TESTS = re.compile(r"#\s*nosec\s+B\d{3}(,\s*B\d{3})*\s+-\s+\S")
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -45,3 +49,27 @@ def test_every_suppressed_finding_says_why():
                     if " - " not in match.group("rest"):
                         unexplained.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not unexplained, "suppressions without a reason:\n" + "\n".join(unexplained)
+
+
+def test_bandit_finds_no_medium_or_high_issue_in_services():
+    result = _run(
+        str(BIN / "bandit"), "--recursive", "--quiet", "--severity-level", "medium", "--format", "json", "services"
+    )
+    report = json.loads(result.stdout)
+    findings = [
+        f"{r['filename']}:{r['line_number']}: {r['test_id']} {r['issue_severity']}: {r['issue_text']}"
+        for r in report["results"]
+    ]
+    assert not findings, "explain each with `# nosec BNNN - why` or fix it:\n" + "\n".join(findings)
+    assert not report["errors"], report["errors"]
+    assert report["metrics"]["_totals"]["loc"] > 1000  # it read the code
+
+
+def test_every_nosec_names_the_finding_it_silences():
+    bare = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in (ROOT / "services").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "nosec" in line and not NOSEC_NAMES_TESTS.search(line)
+    ]
+    assert not bare, "a nosec names its test id and reason (# nosec B104 - why):\n" + "\n".join(bare)

@@ -8,7 +8,8 @@ from .arguments import port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="0.0.0.0")
+    # A container's port, reached through its Service (and the NetworkPolicy).
+    parser.add_argument("--host", default="0.0.0.0")  # nosec B104 - listens on the pod's address
     parser.add_argument("--port", type=port, default=8000)
 
 

@@ -68,3 +68,46 @@ def test_every_pin_has_hashes_and_direct_pins_match(lock: str) -> None:
             assert locked[name][0] == match.group(4), (
                 f"{name}: pyproject pins {match.group(4)}, {lock} {locked[name][0]}"
             )
+
+
+PIN_LINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!-]+( ;[^\\]+)? \\")
+HASH_LINE = re.compile(r"    --hash=sha256:[0-9a-f]{64}( \\)?")
+
+
+@pytest.mark.parametrize("lock", sorted(LOCKS))
+def test_every_line_is_a_pin_or_its_hash(lock: str) -> None:
+    """Nothing but `name==version` and its hashes: no range, URL, editable, index or
+    option line that would let pip pick something the lock did not name."""
+    lines = [line for line in (ROOT / lock).read_text().splitlines() if line and not line.startswith("#")]
+    strays = [line for line in lines if not (PIN_LINE.fullmatch(line) or HASH_LINE.fullmatch(line))]
+    assert not strays, f"{lock}: lines that are not an exact pin or its hash:\n" + "\n".join(strays)
+    # Each pin is followed by at least one hash, and the last hash closes the entry.
+    for pin, following in zip(lines, [*lines[1:], ""], strict=True):
+        if PIN_LINE.fullmatch(pin):
+            assert HASH_LINE.fullmatch(following), f"{lock}: {pin} has no --hash after it"
+        elif not following or PIN_LINE.fullmatch(following):
+            assert not pin.endswith("\\"), f"{lock}: {pin!r} continues into the next entry"
+
+
+def _dockerfile_pip_commands() -> list[str]:
+    """Every pip command of the Dockerfile's RUN steps, continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    runs = [line for line in text.splitlines() if line.startswith("RUN ")]
+    return [command.strip() for run in runs for command in run.split("&&") if re.search(r"/pip\s", command)]
+
+
+def test_the_image_installs_only_what_the_locks_pin() -> None:
+    commands = _dockerfile_pip_commands()
+    from_locks = [command for command in commands if " -r " in command]
+    locks = {re.search(r"-r (\S+)", command).group(1) for command in from_locks}
+    assert locks == set(LOCKS), "each lock file is what the image installs from"
+    for command in from_locks:
+        assert "--require-hashes" in command, command
+    for command in commands:
+        if " -r " in command:
+            continue
+        # The project's own wheel and the locked wheels: no dependency resolved, no index.
+        if " install " in command:
+            assert "--no-deps" in command and "--no-index" in command, command
+        else:
+            assert " wheel " in command and "--no-deps" in command and "--no-build-isolation" in command, command

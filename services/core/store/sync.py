@@ -10,9 +10,21 @@ from redis import Redis
 from ..attempts import Claim, Ending, Failure, Outcome, Skip
 from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor
+from ..payments import Payment
 from ..redis_client import text
 from .calls import EventCalls, ScriptCall
-from .model import EventQuery, Page, PipelineSnapshot, Receipt, RequeueMode, RequeueResult, Stats
+from .model import (
+    EventQuery,
+    Page,
+    PaymentPage,
+    PaymentQuery,
+    PipelineSnapshot,
+    Receipt,
+    Requester,
+    RequeueMode,
+    RequeueResult,
+    Stats,
+)
 
 T = TypeVar("T")
 
@@ -38,9 +50,22 @@ class EventStore:
         return self._run(self.calls.stats())
 
     def requeue(
-        self, event_id: str, mode: RequeueMode, *, expected_job_id: str = "", now: float | None = None
+        self,
+        event_id: str,
+        mode: RequeueMode,
+        *,
+        requested_by: Requester | None = None,
+        expected_job_id: str = "",
+        now: float | None = None,
     ) -> RequeueResult:
-        return self._run(self.calls.requeue(event_id, mode, expected_job_id=expected_job_id, now=now))
+        call = self.calls.requeue(event_id, mode, requested_by=requested_by, expected_job_id=expected_job_id, now=now)
+        return self._run(call)
+
+    def payments_page(self, query: PaymentQuery) -> PaymentPage:
+        return self._run(self.calls.payments_page(query))
+
+    def payment(self, payment_id: str) -> Payment | None:
+        return self._run(self.calls.payment(payment_id))
 
     def pipeline(self, now: float | None = None) -> PipelineSnapshot:
         return self._run(self.calls.pipeline(now))

@@ -9,10 +9,13 @@
 -- (older state, status already tagged); otherwise it is registered on the event, and
 -- the event store's `finish` releases it when the attempt ends, by its worker or by the
 -- reconciler's recovery.
--- KEYS: lock, payment hash, tagged set, limiter window, event hash. ARGV: lock token,
--- lock seconds, updated_ts, status, limiter window / limit / member, whether a
--- GoHighLevel call follows with a remembered contact ('1'/'0') and without one, then
--- the state's field/value pairs.
+-- Storing the state also moves the payment in its indexes (Keys.all_payments): its hash
+-- remembers its member and status index, so the old entries go in the same step.
+-- KEYS: lock, payment hash, tagged set, limiter window, event hash, the payments index,
+-- the index of the new status. ARGV: lock token, lock seconds, updated_ts, status,
+-- limiter window / limit / member, whether a GoHighLevel call follows with a remembered
+-- contact ('1'/'0') and without one, the payment's index member, then the state's
+-- field/value pairs.
 -- Returns {'locked'} | {'older', stored status, stored date_last_updated} |
 -- {'tagged'} | {'stored', remembered contact id or '', '1' if the token was taken}.
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return {'locked'} end
@@ -22,7 +25,15 @@ if stored > tonumber(ARGV[3]) then
   local old = redis.call('HMGET', KEYS[2], 'status', 'date_last_updated')
   return {'older', old[1] or '', old[2] or ''}
 end
-redis.call('HSET', KEYS[2], 'updated_ts', ARGV[3], unpack(ARGV, 10))
+local previous = redis.call('HMGET', KEYS[2], 'index_member', 'status_index')
+if previous[1] then
+  redis.call('ZREM', KEYS[6], previous[1])
+  redis.call('ZREM', previous[2], previous[1])
+end
+redis.call('ZADD', KEYS[6], 0, ARGV[10])
+redis.call('ZADD', KEYS[7], 0, ARGV[10])
+redis.call('HSET', KEYS[2], 'updated_ts', ARGV[3], 'index_member', ARGV[10], 'status_index', KEYS[7],
+  unpack(ARGV, 11))
 if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1 then
   redis.call('DEL', KEYS[1])
   return {'tagged'}

@@ -13,7 +13,11 @@ local ev, id = KEYS[1], ARGV[2]
 -- whatever the outcome, even stale.
 if KEYS[3] then
   if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'contact_id', ARGV[10]) end
-  if ARGV[11] ~= '' then redis.call('SADD', KEYS[4], ARGV[11]) end
+  if ARGV[11] ~= '' then
+    redis.call('SADD', KEYS[4], ARGV[11])
+    -- When each status was tagged, for the payments pages and API.
+    redis.call('HSETNX', KEYS[3], 'tagged_at:' .. ARGV[11], ARGV[5])
+  end
 end
 
 local now = tonumber(ARGV[5])

@@ -66,6 +66,8 @@ class Payment:
     external_reference: str
     date_last_updated: str
     contact_id: str
+    # date_last_updated as epoch seconds (what the indexes order by).
+    updated_ts: float = 0.0
     tagged: tuple[Tagging, ...] = ()
     # The events of this payment's resource, newest first (filled by a single-payment read).
     event_ids: tuple[str, ...] = ()
@@ -90,6 +92,7 @@ class Payment:
             external_reference=raw.get("external_reference", ""),
             date_last_updated=raw.get("date_last_updated", ""),
             contact_id=raw.get("contact_id", ""),
+            updated_ts=float(raw.get("updated_ts") or 0),
             tagged=tuple(tagged),
             event_ids=event_ids,
         )

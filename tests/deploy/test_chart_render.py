@@ -29,8 +29,8 @@ from tests.deploy.conftest import (
     values_file,
 )
 
-COMPONENTS = ("receiver", "worker", "scheduler", "reconciler")
-SCRAPED = ("receiver", "worker", "scheduler")
+COMPONENTS = ("receiver", "worker", "scheduler", "reconciler", "console")
+SCRAPED = ("receiver", "worker", "scheduler", "console")
 
 
 def scenario_values(scenario: str) -> dict[str, Any]:
@@ -148,7 +148,8 @@ def test_scrape_services_are_named_fullname_component(scenario: str, render: Any
     for component in SCRAPED:
         service = rendered.component("Service", component)
         assert service["metadata"]["name"] == f"{name}-{component}"
-        assert {p["name"] for p in service["spec"]["ports"]} == {"receiver": {"http"}}.get(component, {"metrics"})
+        serving = {"receiver": {"http"}, "console": {"http"}}
+        assert {p["name"] for p in service["spec"]["ports"]} == serving.get(component, {"metrics"})
 
 
 # --- scaling -------------------------------------------------------------------------
@@ -338,6 +339,7 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
         "worker": {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"},
         "scheduler": set(),
         "reconciler": {"MP_ACCESS_TOKEN"},
+        "console": {"API_TOKEN", "API_READ_TOKEN", "CONSOLE_SESSION_SECRET"},
     }
     for component in COMPONENTS:
         workload = rendered.component("CronJob" if component == "reconciler" else "Deployment", component)

@@ -497,8 +497,39 @@ readinessProbe:
 its exporter runs. */}}
 {{- define "mp-webhooks.scrapedComponents" -}}
 {{- $components := list "receiver" "worker" "scheduler" }}
+{{- if .Values.console.enabled }}
+{{- $components = append $components "console" }}
+{{- end }}
 {{- if and .Values.redis.enabled .Values.redis.metrics.enabled }}
 {{- $components = append $components "redis" }}
 {{- end }}
 {{- printf "[%s]" (join ", " $components) }}
+{{- end }}
+
+{{/* The console's port and probes: alive is /healthz, ready is /readyz (Redis answers). */}}
+{{- define "mp-webhooks.consoleContainer" -}}
+ports:
+  - name: http
+    containerPort: 8080
+    protocol: TCP
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
 {{- end }}

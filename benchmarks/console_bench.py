@@ -25,16 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402 - after the path insert, like the other benchmarks
-import redis  # noqa: E402 - idem
+import httpx
+import redis
 
-from services.console.app import create_app  # noqa: E402 - idem
-from services.core.events import NewEvent, Source  # noqa: E402 - idem
-from services.core.settings import load_settings  # noqa: E402 - idem
-from services.core.store import EventCalls, EventStore  # noqa: E402 - idem
-from services.upstream.ratelimit import SlidingWindowLimiter  # noqa: E402 - idem
-from services.worker.payments import GoHighLevelCalls, PaymentStore  # noqa: E402 - idem
-from tests.support.servers import PrivateRedis, serve_app  # noqa: E402 - idem
+from services.console.app import create_app
+from services.core.events import NewEvent, Source
+from services.core.settings import load_settings
+from services.core.store import EventCalls, EventStore
+from services.upstream.ratelimit import SlidingWindowLimiter
+from services.worker.payments import GoHighLevelCalls, PaymentStore
+from tests.support.servers import PrivateRedis, serve_app
 
 TOKEN = "bench-token"
 SECRET = "bench-console-session-secret-0123456789"
@@ -53,7 +53,7 @@ def fill(url: str, prefix: str, events: int, payments: int) -> None:
             )
             for n in range(start, min(start + 500, events))
         ]
-        store._run(store.calls.receive(items))  # noqa: SLF001 - one script call per batch, as the receiver does
+        store._run(store.calls.receive(items))
     limiter = SlidingWindowLimiter(client, store.keys.rate_limit("bench"), 10**9, 10)
     step = PaymentStore(client, store.keys, 60)
     for n in range(payments):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import secrets
+import shutil
 import signal
 import subprocess
 import sys

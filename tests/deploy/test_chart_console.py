@@ -9,9 +9,14 @@ import base64
 from tests.deploy.conftest import CHART, MINIMAL, NAMESPACE, RELEASE, main_container, run_helm, template
 
 
-def _secret_data(rendered) -> dict[str, str]:
-    [secret] = [s for s in rendered.of_kind("Secret") if s["metadata"]["name"].endswith("-secrets")]
+def _secret_data(rendered, suffix: str = "-secrets") -> dict[str, str]:
+    [secret] = [s for s in rendered.of_kind("Secret") if s["metadata"]["name"].endswith(suffix)]
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def _session_secret_ref(rendered) -> dict[str, str]:
+    env = {e["name"]: e for e in main_container(rendered.component("Deployment", "console"))["env"]}
+    return env["CONSOLE_SESSION_SECRET"]["valueFrom"]["secretKeyRef"]
 
 
 def test_console_deployment_service_and_probes():
@@ -31,12 +36,21 @@ def test_console_deployment_service_and_probes():
     assert policy and policy[0]["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
 
 
-def test_session_secret_generated_when_not_given_and_kept_when_given():
-    generated = _secret_data(template(*MINIMAL))["CONSOLE_SESSION_SECRET"]
+def test_session_secret_generated_in_its_own_secret_unless_given():
+    rendered = template(*MINIMAL)
+    generated = _secret_data(rendered, "-console-session")["CONSOLE_SESSION_SECRET"]
     assert len(generated) == 48 and generated.isalnum()
+    assert "CONSOLE_SESSION_SECRET" not in _secret_data(rendered)
+    assert _session_secret_ref(rendered)["name"].endswith("-console-session")
     given = "s" * 40
     rendered = template(*MINIMAL, "--set", f"secrets.consoleSessionSecret={given}")
     assert _secret_data(rendered)["CONSOLE_SESSION_SECRET"] == given
+    assert _session_secret_ref(rendered)["name"].endswith("-secrets")
+    assert not [s for s in rendered.of_kind("Secret") if s["metadata"]["name"].endswith("-console-session")]
+    # A Secret you manage holds it too: the console reads it from there.
+    rendered = template(*MINIMAL, "--set", "secrets.existingSecret=mine")
+    assert _session_secret_ref(rendered) == {"name": "mine", "key": "CONSOLE_SESSION_SECRET", "optional": True}
+    assert not rendered.of_kind("Secret")
     off = template(*MINIMAL, "--set", "console.enabled=false")
     assert "CONSOLE_SESSION_SECRET" not in _secret_data(off)
     assert not [

@@ -436,7 +436,7 @@ def test_dev_release_hands_the_sandbox_settings_to_worker_and_reconciler() -> No
         sandbox["GHL_LOCATION_ID"],
         sandbox["GHL_API_VERSION"],
     )
-    [secret] = rendered.of_kind("Secret")
+    [secret] = [s for s in rendered.of_kind("Secret") if s["metadata"]["name"].endswith("-secrets")]
     tokens = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert (tokens["MP_ACCESS_TOKEN"], tokens["GHL_API_TOKEN"]) == (
         sandbox["MP_ACCESS_TOKEN"],

@@ -39,6 +39,19 @@ StatefulSet (its pods carry a controller-revision-hash label of <name>-<10 chara
 {{- default (printf "%s-secrets" (include "mp-webhooks.fullname" .)) .Values.secrets.existingSecret }}
 {{- end }}
 
+{{/*
+The Secret holding CONSOLE_SESSION_SECRET: the chart's (or yours) when the value is given
+or secrets.existingSecret is set, else the console's generated one
+(console-session-secret.yaml), which the pods' checksum/secret leaves out.
+*/}}
+{{- define "mp-webhooks.consoleSessionSecretName" -}}
+{{- if or .Values.secrets.consoleSessionSecret .Values.secrets.existingSecret }}
+{{- include "mp-webhooks.secretName" . }}
+{{- else }}
+{{- printf "%s-console-session" (include "mp-webhooks.fullname" .) }}
+{{- end }}
+{{- end }}
+
 {{- define "mp-webhooks.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "mp-webhooks.fullname" .) .Values.serviceAccount.name }}
@@ -163,8 +176,14 @@ password) or "secret" (redis.external.existingSecret).
 {{- if le (int $v.receiver.terminationGracePeriodSeconds) (int $v.receiver.preStopSleepSeconds) }}
 {{- fail "receiver.terminationGracePeriodSeconds must exceed receiver.preStopSleepSeconds (the pause would use up the grace period before uvicorn drains)" }}
 {{- end }}
-{{- if and $v.networkPolicy.enabled $v.networkPolicy.receiverFrom (not $v.networkPolicy.metricsFrom) (or $v.metrics.serviceMonitor.enabled $v.metrics.podMonitor.enabled) }}
-{{- fail "networkPolicy.receiverFrom restricts the receiver's port, which also serves /metrics: set networkPolicy.metricsFrom to your Prometheus' peers (e.g. its namespace) so it can still scrape" }}
+{{- /* The receiver and the console serve /metrics on the port their *From restricts. */}}
+{{- $restricting := list }}
+{{- if $v.networkPolicy.receiverFrom }}{{ $restricting = append $restricting (list "receiverFrom" "receiver") }}{{ end }}
+{{- if and $v.console.enabled $v.networkPolicy.consoleFrom }}{{ $restricting = append $restricting (list "consoleFrom" "console") }}{{ end }}
+{{- range $restricting }}
+{{- if and $v.networkPolicy.enabled (not $v.networkPolicy.metricsFrom) (or $v.metrics.serviceMonitor.enabled $v.metrics.podMonitor.enabled) }}
+{{- fail (printf "networkPolicy.%s restricts the %s's port, which also serves /metrics: set networkPolicy.metricsFrom to your Prometheus' peers (e.g. its namespace) so it can still scrape" (index . 0) (index . 1)) }}
+{{- end }}
 {{- end }}
 {{- if eq $v.profile "production" }}
 {{- $s := $v.secrets }}

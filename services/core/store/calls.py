@@ -54,6 +54,7 @@ class Script(StrEnum):
     PIPELINE = "pipeline"
     PAYMENTS_PAGE = "payments_page"
     PAYMENT = "payment"
+    EXPIRE_PAYMENTS = "expire_payments"
 
 
 # Events shown with one payment (its detail page, the API).
@@ -242,7 +243,8 @@ class EventCalls:
             repr(failure.retry_at if failure else now),
             Outcome.ABANDONED if abandoned else "",
             (effects and effects.contact_id) or "",
-            (effects and effects.tagged_status) or "",
+            effects.tagged.status if effects and effects.tagged else "",
+            effects.tagged.record() if effects and effects.tagged else "",
         ]
         if failure is not None and failure.kind == FailureKind.RETRYABLE:
             args += self._job(event_id)  # the retry's job: only a retryable failure can need one
@@ -267,6 +269,13 @@ class EventCalls:
     def delete_finished(self, event_id: str) -> ScriptCall[bool]:
         keys = [self.keys.event(event_id), self.keys.history(event_id)]
         return self._call(Script.DELETE, keys, [event_id], bool)
+
+    def expire_payments(self, updated_before: float, limit: int) -> ScriptCall[int]:
+        """Takes up to `limit` payments last updated before `updated_before` out of the
+        payments' indexes (see expire_payments.lua); answers how many."""
+        return self._call(
+            Script.EXPIRE_PAYMENTS, [self.keys.all_payments], ["(" + id_floor(updated_before), limit], int
+        )
 
 
 def _lex_bounds(since: float | None, until: float | None, cursor: str | None) -> tuple[str, str, str]:

@@ -84,6 +84,9 @@ class EventStore:
     def delete_finished(self, event_id: str) -> bool:
         return self._run(self.calls.delete_finished(event_id))
 
+    def expire_payments(self, updated_before: float, limit: int) -> int:
+        return self._run(self.calls.expire_payments(updated_before, limit))
+
     def processing_ids(self) -> list[str]:
         return [text(i) for i in self.redis.zrange(self.keys.processing, 0, -1)]
 

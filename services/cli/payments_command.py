@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from services.core.settings import load_settings
 from services.core.store.model import MAX_PAGE, PaymentQuery
 
 from .event_filters import instant, open_store
@@ -30,17 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     store = open_store()
-    tags = load_settings().tags_for_status
     if args.action == "list":
         query = PaymentQuery(status=args.status, since=args.since, until=args.until, limit=min(args.limit, MAX_PAGE))
-        payments = [p.to_api(tags, with_events=False) for p in store.payments_page(query).items]
+        payments = [p.to_api(with_events=False) for p in store.payments_page(query).items]
         print(dump(payments) if args.json else rows_table(COLUMNS, [[_cell(p[c]) for c in COLUMNS] for p in payments]))
         return 0
     payment = store.payment(args.payment_id)
     if payment is None:
         print(f"no payment {args.payment_id}")
         return 1
-    body = payment.to_api(tags)
+    body = payment.to_api()
     print(dump(body) if args.json else _details(body))
     return 0
 

@@ -44,7 +44,6 @@ async def payments_list(request: Request) -> Response:
         payments=page.items,
         total=page.total,
         next_cursor=page.next_cursor,
-        tags_for_status=state.settings.tags_for_status,
     )
 
 
@@ -63,5 +62,4 @@ async def payment_detail(request: Request, payment_id: str) -> Response:
         payment=payment,
         events=events.items,
         events_total=events.total,
-        tags_for_status=state.settings.tags_for_status,
     )

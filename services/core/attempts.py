@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from .events import Event
+from .payments import Tagging
 
 
 class Outcome(StrEnum):
@@ -42,11 +43,11 @@ class Failure:
 class PaymentEffects:
     """The payment step's last writes, applied by the step that ends the attempt whatever
     its outcome (they record what already happened at GoHighLevel): the contact found for
-    the payment and the status whose tags were added."""
+    the payment and the status whose tags were added, with when and which tags."""
 
     payment_id: str
     contact_id: str | None = None
-    tagged_status: str | None = None
+    tagged: Tagging | None = None
 
 
 @dataclass(frozen=True)

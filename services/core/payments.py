@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,8 +11,9 @@ from typing import Any
 from .ids import id_floor
 from .timestamps import iso
 
-# The payment hash's field recording when a status was tagged (written by finish.lua).
-TAGGED_AT = "tagged_at:"
+# The payment hash's fields recording, per status tagged, when and with which tags: JSON
+# {"at": epoch seconds, "tags": [...]} (written by finish.lua, see Tagging.record).
+TAGGED = "tagged:"
 
 
 def updated_timestamp(payment: dict[str, Any]) -> float:
@@ -49,10 +50,21 @@ def index_member(updated_ts: float, payment_id: str) -> str:
 
 @dataclass(frozen=True)
 class Tagging:
-    """A payment status whose tags were added to the contact, and when."""
+    """A payment status whose tags were added to the contact: when, and the tags as they
+    were configured then (GHL_STATUS_TAGS may change later)."""
 
     status: str
     at: float
+    tags: tuple[str, ...]
+
+    def record(self) -> str:
+        """The value of its field in the payment's hash."""
+        return json.dumps({"at": self.at, "tags": list(self.tags)}, separators=(",", ":"))
+
+    @classmethod
+    def from_record(cls, status: str, record: str) -> Tagging:
+        fields = json.loads(record)
+        return cls(status, float(fields["at"]), tuple(fields["tags"]))
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,9 @@ class Payment:
     def from_redis(cls, payment_id: str, raw: dict[str, str], event_ids: tuple[str, ...] = ()) -> Payment:
         tagged = sorted(
             (
-                Tagging(name.removeprefix(TAGGED_AT), float(at))
-                for name, at in raw.items()
-                if name.startswith(TAGGED_AT)
+                Tagging.from_record(name.removeprefix(TAGGED), record)
+                for name, record in raw.items()
+                if name.startswith(TAGGED)
             ),
             key=lambda tagging: tagging.at,
         )
@@ -97,9 +109,7 @@ class Payment:
             event_ids=event_ids,
         )
 
-    def to_api(self, tags_for_status: Callable[[str], tuple[str, ...]], *, with_events: bool = True) -> dict[str, Any]:
-        """`tags_for_status`: the configured tags of a status (Settings.tags_for_status);
-        a payment records which statuses were tagged and when, the tags are the status's."""
+    def to_api(self, *, with_events: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
             "id": self.id,
             "status": self.status,
@@ -110,9 +120,7 @@ class Payment:
             "external_reference": self.external_reference or None,
             "date_last_updated": self.date_last_updated or None,
             "contact_id": self.contact_id or None,
-            "tags_applied": [
-                {"status": t.status, "tags": list(tags_for_status(t.status)), "at": iso(t.at)} for t in self.tagged
-            ],
+            "tags_applied": [{"status": t.status, "tags": list(t.tags), "at": iso(t.at)} for t in self.tagged],
         }
         if with_events:
             body["event_ids"] = list(self.event_ids)

@@ -40,9 +40,8 @@ async def list_payments(
         limit=min(limit, MAX_PAGE),
     )
     page = await state.store.payments_page(query)
-    tags = state.settings.tags_for_status
     return {
-        "items": [payment.to_api(tags, with_events=False) for payment in page.items],
+        "items": [payment.to_api(with_events=False) for payment in page.items],
         "next_cursor": page.next_cursor,
         "total": page.total,
     }
@@ -58,4 +57,4 @@ async def get_payment(request: Request, payment_id: str) -> dict[str, Any]:
     payment = await state.store.payment(payment_id)
     if payment is None:
         raise HTTPException(404, f"no payment {payment_id}")
-    return payment.to_api(state.settings.tags_for_status)
+    return payment.to_api()

@@ -72,6 +72,18 @@ def test_a_payment_moves_to_its_new_status_and_keeps_its_history(processed):
     assert all(t["at"].endswith("Z") for t in payment["tags_applied"])
 
 
+def test_tags_applied_are_the_tags_added_then_not_the_configured_ones(pipeline, sandbox, start_receiver):
+    state, _ = sandbox
+    # The worker tagged with the tags configured then; the receiver runs with others.
+    run = pipeline(GHL_STATUS_TAGS='{"approved": ["paid", "vip"]}')
+    receiver = start_receiver(GHL_STATUS_TAGS='{"approved": ["renamed"]}')
+    state.put_payment("900", "approved")
+    run.notify("900")
+    run.drain()
+    response = receiver.http.get("/api/payments/900", headers=receiver.api_headers)
+    assert [(t["status"], t["tags"]) for t in response.json()["tags_applied"]] == [("approved", ["paid", "vip"])]
+
+
 def test_unknown_payment_bad_filter_and_auth(processed):
     receiver, _, _ = processed
     missing = receiver.http.get("/api/payments/nope", headers=receiver.api_headers)

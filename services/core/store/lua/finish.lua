@@ -5,8 +5,9 @@
 -- ARGV[2] event id, ARGV[3] attempt number, ARGV[4] '' (succeeded) | 'retryable' |
 -- 'permanent', ARGV[5] now, ARGV[6] error text, ARGV[7] result JSON, ARGV[8] retry at,
 -- ARGV[9] '' or 'abandoned' (the reconciler's recovery, for the history), ARGV[10] the
--- contact found, ARGV[11] the status tagged (both may be ''), ARGV[12..14] the retry's RQ
--- job (see dispatch; sent only with a retryable failure, the only one that can retry).
+-- contact found, ARGV[11] the status tagged and ARGV[12] its record (when, which tags:
+-- services/core/payments.py Tagging; all may be ''), ARGV[13..15] the retry's RQ job (see
+-- dispatch; sent only with a retryable failure, the only one that can retry).
 local ev, id = KEYS[1], ARGV[2]
 
 -- The payment's effects record what already happened at GoHighLevel, so they apply
@@ -15,8 +16,8 @@ if KEYS[3] then
   if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'contact_id', ARGV[10]) end
   if ARGV[11] ~= '' then
     redis.call('SADD', KEYS[4], ARGV[11])
-    -- When each status was tagged, for the payments pages and API.
-    redis.call('HSETNX', KEYS[3], 'tagged_at:' .. ARGV[11], ARGV[5])
+    -- When each status was tagged and with which tags, for the payments pages and API.
+    redis.call('HSETNX', KEYS[3], 'tagged:' .. ARGV[11], ARGV[12])
   end
 end
 
@@ -53,7 +54,7 @@ entry.outcome = ARGV[9] ~= '' and ARGV[9] or outcome
 if ARGV[6] ~= '' then entry.error = ARGV[6] end
 redis.call('LSET', KEYS[2], -1, cjson.encode(entry))
 if outcome == 'retry' then
-  dispatch(ev, id, 12, tonumber(ARGV[8]), now)
+  dispatch(ev, id, 13, tonumber(ARGV[8]), now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')
 end

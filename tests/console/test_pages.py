@@ -11,9 +11,10 @@ from urllib.parse import quote
 import pytest
 
 from services.console.sessions import COOKIE, SessionCodec
+from services.core.attempts import FailureKind
 from services.core.auth import Scope
 from services.core.settings import ConfigError
-from tests.support.store import notify, start_attempt
+from tests.support.store import end_attempt, notify, start_attempt
 
 from .conftest import READ_TOKEN, SESSION_SECRET, Console, csrf_of
 
@@ -123,6 +124,23 @@ def test_events_list_counts_badges_filters_and_search(console: Console):
     assert f'data-event-id="{failed[1]}"' in by_id and f'data-event-id="{failed[0]}"' not in by_id
     by_resource = console.http.get("/console/events", params={"q": "p2"}).text
     assert f'data-event-id="{failed[2]}"' in by_resource and by_resource.count("data-event-id=") == 1
+
+
+def test_the_strip_shows_the_pipeline_as_the_store_reads_it(console: Console):
+    for n in range(3):
+        notify(console.store, f"s{n}")
+    retrying = notify(console.store, "s9")
+    attempt = start_attempt(console.store, retrying)
+    later = time.time() + 600
+    assert end_attempt(console.store, retrying, attempt, FailureKind.RETRYABLE, retry_at=later) == "retry"
+    console.sign_in()
+    page = console.http.get("/console/events").text
+    snapshot = console.store.pipeline()
+    assert snapshot.queue_depth >= 3 and snapshot.scheduled == 1
+    strip = page.split('<div class="strip" aria-label="Pipeline">', 1)[1].split("</div>", 1)[0]
+    assert f'<span data-gauge="queue">queue <strong>{snapshot.queue_depth}</strong></span>' in strip
+    assert '<span data-gauge="scheduled">scheduled retries <strong>1</strong></span>' in strip
+    assert 'data-gauge="oldest-pending">oldest pending <strong>' in strip
 
 
 def test_cursor_paging_fifty_a_page(console: Console):
@@ -258,7 +276,8 @@ def test_sign_out_ends_the_session(console: Console):
 
 def test_payments_pages(console: Console, pipeline, sandbox):
     state, _ = sandbox
-    run = pipeline(MPWH_KEY_PREFIX=console.settings.key_prefix)
+    # The worker tags with what is configured then; the console shows what was applied.
+    run = pipeline(MPWH_KEY_PREFIX=console.settings.key_prefix, GHL_STATUS_TAGS='{"approved": ["paid-then"]}')
     state.put_payment("5001", "approved", amount=12.5)
     state.put_payment("5002", "rejected", email="<b>bad</b>@example.com")
     first = run.notify("5001")
@@ -268,7 +287,7 @@ def test_payments_pages(console: Console, pipeline, sandbox):
 
     page = console.http.get("/console/payments").text
     assert 'data-payment-id="5001" data-status="approved"' in page and "12.5 BRL" in page
-    assert "mp-payment-approved" in page and "&lt;b&gt;bad&lt;/b&gt;@example.com" in page
+    assert "paid-then" in page and "&lt;b&gt;bad&lt;/b&gt;@example.com" in page
     approved = console.http.get("/console/payments", params={"status": "approved"}).text
     assert 'data-payment-id="5002"' not in approved
     assert console.http.get("/console/payments", params={"q": "5001"}).headers["location"] == "/console/payments/5001"
@@ -277,7 +296,7 @@ def test_payments_pages(console: Console, pipeline, sandbox):
 
     detail = console.http.get("/console/payments/5001").text
     assert f'data-event-id="{first}" data-status="success"' in detail and "order-5001" in detail
-    assert "mp-payment-approved" in detail and " UTC" in detail
+    assert "paid-then" in detail and "mp-payment-approved" not in detail and " UTC" in detail
 
 
 def test_probes_and_metrics(console: Console):

@@ -26,7 +26,7 @@ def test_every_product_key_carries_the_prefix():
         keys.all_events, keys.by_status(EventStatus.PENDING), keys.by_type("payment"),
         keys.by_status_and_type(EventStatus.FAILED, "payment"), keys.types, keys.due, keys.processing,
         keys.payment("7"), keys.payment_lock("7"), keys.payment_tagged("7"), keys.merchant_order("7"),
-        keys.rate_limit("loc"),
+        keys.rate_limit("loc"), keys.by_resource("7"), keys.all_payments, keys.payments_by_status("approved"),
         *keys.scheduler, *keys.reconciler,
     ]  # fmt: skip
     assert all(name.startswith("shop-a:") for name in names)
@@ -44,4 +44,6 @@ def test_the_lua_scheme_builds_the_same_names_as_python():
     first, separator = scheme["status_type"]
     assert first + "failed" + separator + "payment" == keys.by_status_and_type(EventStatus.FAILED, "payment")
     assert scheme["job"] + "j1" == keys.job("j1")
+    assert scheme["resource"] + "r1" == keys.by_resource("r1")
+    assert scheme["payment"] + "p1" == keys.payment("p1")
     assert (scheme["due"], scheme["processing"], scheme["queue"]) == (keys.due, keys.processing, keys.queue)

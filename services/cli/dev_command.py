@@ -1,6 +1,6 @@
 """`mp-webhooks dev`: the whole system on one machine, for trying it and developing it.
 
-Receiver, worker, scheduler and a reconcile loop run as child processes with one
+Receiver, worker, scheduler, a reconcile loop and the console run as child processes with one
 coloured, prefixed log stream; Ctrl-C, SIGTERM or SIGHUP stops them all, and on Linux
 they end even when `dev` itself is SIGKILLed (each asks the kernel for a signal when
 its parent dies). Redis is REDIS_URL when it
@@ -26,13 +26,14 @@ from .arguments import port
 
 # prctl(2): PR_SET_PDEATHSIG, the signal a child gets when its parent dies.
 PR_SET_PDEATHSIG = 1
-COLOURS = {"redis": 90, "sandbox": 35, "receiver": 36, "worker": 32, "scheduler": 33, "reconcile": 34}
+COLOURS = {"redis": 90, "sandbox": 35, "receiver": 36, "worker": 32, "scheduler": 33, "reconcile": 34, "console": 95}
 DEV_API_TOKEN = "dev-token"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port, default=8000, help="receiver port")
     parser.add_argument("--sandbox-port", type=port, default=8010)
+    parser.add_argument("--console-port", type=port, default=8080, help="the operations console")
     parser.add_argument(
         "--metrics-port", type=port, default=9100, help="worker metrics; the scheduler uses the next port"
     )
@@ -197,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
     if not env.get("MP_WEBHOOK_SECRET"):
         env["MP_ALLOW_UNSIGNED"] = "true"
     env.setdefault("API_TOKEN", DEV_API_TOKEN)
+    # One console process here, so a secret made for this run is enough (pods share one
+    # from the chart's Secret).
+    env.setdefault("CONSOLE_SESSION_SECRET", secrets.token_urlsafe(32))
     env.setdefault("RECONCILE_INTERVAL_SECONDS", "30")
     env.setdefault("SCHEDULER_INTERVAL_SECONDS", "2")
     load_settings(env)  # the same validation the children do, once, with one clear line
@@ -210,7 +214,10 @@ def run(args: argparse.Namespace) -> int:
         children.start("worker", [*me, "worker"], {**env, "METRICS_PORT": str(args.metrics_port)})
         children.start("scheduler", [*me, "scheduler"], {**env, "METRICS_PORT": str(args.metrics_port + 1)})
         children.start("reconcile", [*me, "reconcile", "--loop"], env)
+        console = ["console", "--host", "127.0.0.1", "--port", str(args.console_port)]
+        children.start("console", [*me, *console], env)
         _wait_for(lambda: _answers(f"http://127.0.0.1:{args.port}/readyz"), "the receiver")
+        _wait_for(lambda: _answers(f"http://127.0.0.1:{args.console_port}/readyz"), "the console")
         _banner(args, env, sandbox, notes)
         while (gone := children.exited()) is None:
             time.sleep(0.5)
@@ -248,6 +255,7 @@ def _banner(args: argparse.Namespace, env: dict[str, str], sandbox: bool, notes:
     lines += [
         f"Webhook URL:  {receiver}/webhooks/mp",
         f"API token:    {env['API_TOKEN']}",
+        f"Console:      http://127.0.0.1:{args.console_port}/console/events (sign in with the API token above)",
         f"API docs:     {receiver}/docs",
         f"Metrics:      {receiver}/metrics, http://127.0.0.1:{args.metrics_port}/metrics (worker)",
         "Next, in another terminal:",

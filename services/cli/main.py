@@ -20,6 +20,8 @@ COMMANDS = {
     "reconcile": ("services.cli.reconcile_command", "repair stuck events, apply retention, sweep for missed payments"),
     "retry": ("services.cli.retry_command", "queue events again now (default: failed ones)"),
     "events": ("services.cli.events_command", "list, show and count stored events"),
+    "payments": ("services.cli.payments_command", "list and show stored payment states"),
+    "console": ("services.cli.console_command", "run the operations console (web pages for operators)"),
     "dev": ("services.cli.dev_command", "the whole system on this machine, for trying and developing it"),
     "send-test": ("services.cli.send_test_command", "send a signed test notification to a receiver"),
     "sandbox": ("services.cli.sandbox_command", "a local stand-in for the Mercado Pago and GoHighLevel APIs"),

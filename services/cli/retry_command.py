@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from services.core.events import Event, EventStatus
-from services.core.store.model import RequeueMode, RequeueResult
+from services.core.store.model import Requester, RequeueMode, RequeueResult
 
 from .event_filters import add_filters, open_store, select
 from .tables import table
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     queued = 0
     for event in events:
-        requeued = store.requeue(event.id, RequeueMode.MANUAL)
+        requeued = store.requeue(event.id, RequeueMode.MANUAL, requested_by=Requester.CLI)
         if requeued == RequeueResult.QUEUED:
             queued += 1
         else:

@@ -28,8 +28,12 @@ def _cell(event: Event, column: str) -> str:
 
 
 def table(events: list[Event]) -> str:
-    rows = [list(COLUMNS)] + [[_cell(event, column) for column in COLUMNS] for event in events]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return rows_table(COLUMNS, [[_cell(event, column) for column in COLUMNS] for event in events])
+
+
+def rows_table(columns: tuple[str, ...], cells: list[list[str]]) -> str:
+    rows = [list(columns), *cells]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
     return "\n".join(line.rstrip() for line in lines)
 

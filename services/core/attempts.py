@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from .events import Event
+from .payments import Tagging
 
 # A running attempt's worker shows it is alive this often (its keep-alive, which also
 # learns whether the attempt is still the event's current one). An attempt silent for
@@ -53,11 +54,11 @@ class Failure:
 class PaymentEffects:
     """The payment step's last writes, applied by the step that ends the attempt whatever
     its outcome (they record what already happened at GoHighLevel): the contact found for
-    the payment and the status whose tags were added."""
+    the payment and the status whose tags were added, with when and which tags."""
 
     payment_id: str
     contact_id: str | None = None
-    tagged_status: str | None = None
+    tagged: Tagging | None = None
 
 
 @dataclass(frozen=True)

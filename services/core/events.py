@@ -183,6 +183,9 @@ class Event:
                     "end": iso(entry.get("ended_at")),
                     "outcome": entry.get("outcome"),
                     "error": entry.get("error"),
+                    # A manual retry's entry (no attempt): who asked, and when.
+                    "requested_by": entry.get("requested_by"),
+                    "requested_at": iso(entry.get("requested_at")),
                 }
                 for entry in self.history
             ]

@@ -72,6 +72,11 @@ class Keys:
     def by_status_and_type(self, status: EventStatus | str, event_type: str) -> str:
         return f"{self.prefix}:idx:status-type:{status}:{event_type}"
 
+    def by_resource(self, resource_id: str) -> str:
+        """The events notified about one resource (a payment, a merchant order...), so a
+        search by payment or resource id and a payment's page are direct lookups."""
+        return f"{self.prefix}:idx:resource:{resource_id}"
+
     @property
     def types(self) -> str:
         """The set of every event type seen (for the counts by type)."""
@@ -91,6 +96,17 @@ class Keys:
     def payment(self, payment_id: str) -> str:
         """The payment's latest state and its GoHighLevel contact (a hash)."""
         return f"{self.prefix}:payment:{payment_id}"
+
+    # The payments' indexes: sorted sets with score 0 whose members are
+    # `<date_last_updated as an id floor>:<payment id>`, newest last in lex order, paged
+    # with ZREVRANGEBYLEX like the events'. The payment's hash remembers its member and
+    # status index, so an update moves it in one step.
+    @property
+    def all_payments(self) -> str:
+        return f"{self.prefix}:idx:payments"
+
+    def payments_by_status(self, status: str) -> str:
+        return f"{self.prefix}:idx:payments-status:{status}"
 
     def payment_lock(self, payment_id: str) -> str:
         return f"{self.prefix}:payment-lock:{payment_id}"
@@ -150,6 +166,8 @@ class Keys:
                 "history": self.history(""),
                 "status": self.by_status(""),
                 "type": self.by_type(""),
+                "resource": self.by_resource(""),
+                "payment": self.payment(""),
                 "status_type": status_type[:2],
                 "job": self.job(""),
                 "all": self.all_events,

@@ -25,7 +25,7 @@ class ConfigError(Exception):
 
 # Never shown: the settings' repr (logs, tracebacks) masks them.
 SECRET_FIELDS = frozenset(
-    {"mp_access_token", "mp_webhook_secrets", "ghl_api_token", "api_tokens", "api_read_tokens", "redis_password"}
+    {"mp_access_token", "mp_webhook_secrets", "ghl_api_token", "api_tokens", "api_read_tokens", "redis_password", "console_session_secret"}
 )
 
 
@@ -77,6 +77,11 @@ class Settings:
     worker_pod_selector: str | None = None
     pod_name: str | None = None
     pod_namespace: str | None = None
+    # The console's session cookie: signed with this secret (every console pod shares it),
+    # valid this long, and Secure (sent over HTTPS only) when the console is behind TLS.
+    console_session_secret: str | None = None
+    console_session_seconds: int = 8 * 3600
+    console_secure_cookie: bool = False
 
     def __repr__(self) -> str:
         def shown(name: str) -> str:
@@ -112,6 +117,7 @@ _ATTRIBUTE_OF = {
     "GHL_API_TOKEN": "ghl_api_token",
     "GHL_LOCATION_ID": "ghl_location_id",
     "MP_WEBHOOK_SECRET": "mp_webhook_secrets",
+    "CONSOLE_SESSION_SECRET": "console_session_secret",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -263,4 +269,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_pod_selector=reader.text("WORKER_POD_SELECTOR"),
         pod_name=reader.text("POD_NAME"),
         pod_namespace=reader.text("POD_NAMESPACE"),
+        console_session_secret=reader.text("CONSOLE_SESSION_SECRET"),
+        console_session_seconds=int(reader.number("CONSOLE_SESSION_SECONDS", 8 * 3600, minimum=60, integer=True)),
+        console_secure_cookie=reader.boolean("CONSOLE_SECURE_COOKIE", False),
     )

@@ -15,7 +15,7 @@ from services.core.redis_client import async_redis
 from services.core.settings import ConfigError, Settings
 from services.core.store import AsyncEventStore, EventCalls
 
-from . import events_api, health, webhooks
+from . import events_api, health, payments_api, webhooks
 from .signature import SignatureVerifier
 from .state import ReceiverState
 
@@ -70,5 +70,6 @@ def create_app(settings: Settings) -> FastAPI:
     # the FastAPI route above still documents it in OpenAPI.
     app.router.routes.insert(0, Route("/webhooks/mp", webhooks.receive_notification, methods=["POST"]))
     app.include_router(events_api.router)
+    app.include_router(payments_api.router)
     app.include_router(health.router)
     return app

@@ -1,8 +1,7 @@
-"""/api/webhook-events: what operators and the CLI read (bearer tokens: SPEC "Tokens and scopes")."""
+"""/api/webhook-events: what operators and tools read and retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -10,59 +9,18 @@ from fastapi.responses import JSONResponse
 
 from services.core.auth import Scope
 from services.core.events import EventStatus
-from services.core.store.model import MAX_PAGE, EventQuery, RequeueMode, RequeueResult
-from services.core.timestamps import parse_instant
+from services.core.store.model import MAX_PAGE, EventQuery, Requester, RequeueMode, RequeueResult
 
+from .api_auth import AUTH_RESPONSES, require
+from .params import instant, instant_query
 from .state import receiver_state
 
-
-def _presented_token(request: Request) -> str:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return given.strip() if scheme.lower() == "bearer" else ""
-
-
-def require(needed: Scope) -> Callable[[Request], None]:
-    """A dependency: 401 without a valid token, 403 for a token without `needed`, 503
-    when no token is configured at all (the API is then off, and says how to turn it on)."""
-
-    def check(request: Request) -> None:
-        tokens = receiver_state(request).settings.tokens
-        if not tokens.configured:
-            raise HTTPException(503, "the events API is disabled: set API_TOKEN (or API_READ_TOKEN) to enable it")
-        allowed = tokens.allows(_presented_token(request), needed)
-        if allowed is None:
-            raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-        if not allowed:
-            raise HTTPException(403, "this token may only read; retrying needs an operator token (API_TOKEN)")
-
-    return check
-
-
-_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid bearer token."},
-    503: {"description": "Neither API_TOKEN nor API_READ_TOKEN is set, or Redis is unavailable."},
-}
 router = APIRouter(
     prefix="/api/webhook-events",
     tags=["events"],
     dependencies=[Depends(require(Scope.READ))],
-    responses=_AUTH_RESPONSES,
+    responses=AUTH_RESPONSES,
 )
-
-
-def _INSTANT(bound: str) -> Any:  # noqa: N802 - reads as the type annotation it builds
-    # The document says date-time (RFC 3339, what parse_instant reads) so clients built
-    # from it send what is accepted; other ISO-8601 forms with a zone work too.
-    return Query(description=f"ISO-8601 with a zone, {bound}", json_schema_extra={"format": "date-time"})
-
-
-def _instant(value: str | None, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as error:
-        raise HTTPException(400, f"{name}: {error}") from None
 
 
 @router.get("", summary="List events, newest first", responses={400: {"description": "Bad filter value."}})
@@ -70,16 +28,16 @@ async def list_events(
     request: Request,
     status: Annotated[EventStatus | None, Query(description="the events' status")] = None,
     type: Annotated[str | None, Query(description="notification type, e.g. payment")] = None,
-    since: Annotated[str | None, _INSTANT("inclusive lower bound")] = None,
-    until: Annotated[str | None, _INSTANT("inclusive upper bound")] = None,
+    since: Annotated[str | None, instant_query("inclusive lower bound")] = None,
+    until: Annotated[str | None, instant_query("inclusive upper bound")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     query = EventQuery(
         status=status,
         type=type,
-        since=_instant(since, "since"),
-        until=_instant(until, "until"),
+        since=instant(since, "since"),
+        until=instant(until, "until"),
         cursor=cursor,
         limit=limit,
     )
@@ -115,7 +73,7 @@ async def get_event(request: Request, event_id: str) -> dict[str, Any]:
     },
 )
 async def retry_event(request: Request, event_id: str) -> JSONResponse:
-    requeued = await receiver_state(request).store.requeue(event_id, RequeueMode.MANUAL)
+    requeued = await receiver_state(request).store.requeue(event_id, RequeueMode.MANUAL, Requester.API)
     if requeued == RequeueResult.MISSING:
         raise HTTPException(404, f"no event {event_id}")
     if requeued == RequeueResult.PROCESSING:

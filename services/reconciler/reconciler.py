@@ -60,6 +60,7 @@ RETAINED = (EventStatus.SUCCESS, EventStatus.FAILED)
 class PassSummary:
     recovered: dict[Recovery, int] = field(default_factory=lambda: dict.fromkeys(Recovery, 0))
     deleted: dict[EventStatus, int] = field(default_factory=lambda: dict.fromkeys(RETAINED, 0))
+    unlisted_payments: int = 0
     sweep: str = "disabled"
     workers: str = "by time only (not in a cluster)"
 
@@ -70,7 +71,8 @@ class PassSummary:
             f"{r[Recovery.WORKER_GONE]} whose worker pod is gone ({self.workers})",
             f"lost enqueues: {r[Recovery.LOST_ENQUEUE]} re-queued",
             f"retention: {self.deleted[EventStatus.SUCCESS]} success and "
-            f"{self.deleted[EventStatus.FAILED]} failed events deleted",
+            f"{self.deleted[EventStatus.FAILED]} failed events deleted, "
+            f"{self.unlisted_payments} payments taken off the payments list",
             f"missed notifications: {r[Recovery.MISSED_NOTIFICATION]} events created ({self.sweep})",
         ]
 
@@ -168,6 +170,14 @@ class Reconciler:
                 summary.deleted[status] += sum(self.store.delete_finished(event_id) for event_id in ids)
                 if len(ids) < RETENTION_BATCH:
                     break
+        # A payment stays listed while its events may: until the longer retention has
+        # passed since its last update (its state stays, found by id).
+        payments_before = now - max(days.values()) * 86400
+        while True:
+            unlisted = self.store.expire_payments(updated_before=payments_before, limit=RETENTION_BATCH)
+            summary.unlisted_payments += unlisted
+            if unlisted < RETENTION_BATCH:
+                break
 
     def sweep_missed(self, mercadopago: MercadoPago, now: float, summary: PassSummary) -> None:
         """Searches the payments updated since the last successful sweep (less

@@ -3,11 +3,12 @@ what was done; it raises RetryableError or PermanentError when it could not."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from services.core.attempts import PaymentEffects
 from services.core.events import Event
-from services.core.payments import payment_state, updated_timestamp
+from services.core.payments import Tagging, payment_state, updated_timestamp
 from services.core.settings import Settings
 from services.upstream.errors import PermanentError, RetryableError
 from services.upstream.highlevel import HighLevel
@@ -85,7 +86,7 @@ class Handlers:
             return result | {"action": "stored_only", "reason": reason}
         if tags:
             self.highlevel.add_tags(contact_id, tags, permits)
-        handled.effects = PaymentEffects(payment_id, contact_id, tagged_status=status)
+        handled.effects = PaymentEffects(payment_id, contact_id, tagged=Tagging(status, time.time(), tuple(tags)))
         return result | {"action": "tagged", "contact_id": contact_id, "contact_route": route, "tags": tags}
 
     def _contact(

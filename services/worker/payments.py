@@ -12,6 +12,7 @@ from redis import Redis
 from services.core.deadline import Deadline
 from services.core.keys import Keys
 from services.core.lua import lua_source
+from services.core.payments import index_member
 from services.upstream.errors import RetryableError
 from services.upstream.ratelimit import TAKE_TOKEN, SlidingWindowLimiter
 
@@ -90,6 +91,8 @@ class PaymentStore:
             self.keys.payment_tagged(payment_id),
             limiter.key,
             self.keys.event(event_id),
+            self.keys.all_payments,
+            self.keys.payments_by_status(status),
         ]
         flat = [item for pair in state.items() for item in pair]
         while True:
@@ -102,6 +105,7 @@ class PaymentStore:
                 int(calls.if_remembered),
                 int(calls.otherwise),
                 attempt,
+                index_member(updated_ts, payment_id),
                 *flat,
             ]
             result = [part.decode() for part in self._begin(keys=keys, args=args)]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+import httpx
 import pytest
 
 from tests.support.servers import free_port
@@ -20,7 +21,7 @@ CLI = [sys.executable, "-m", "services.cli.main"]
 
 @pytest.fixture
 def dev_stack(tmp_path):
-    ports = {name: free_port() for name in ("port", "sandbox", "metrics", "redis")}
+    ports = {name: free_port() for name in ("port", "sandbox", "metrics", "redis", "console")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "GHL_", "API_TOKEN", "REDIS_URL"))}
     env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers there
     env["NO_COLOR"] = "1"
@@ -36,6 +37,8 @@ def dev_stack(tmp_path):
             str(ports["metrics"]),
             "--redis-port",
             str(ports["redis"]),
+            "--console-port",
+            str(ports["console"]),
             "--data-dir",
             str(tmp_path),
         ],
@@ -72,6 +75,9 @@ def test_dev_stack_runs_everything_and_send_test_follows_an_event(dev_stack):
     assert "SANDBOX MODE" in banner and "embedded server" in banner
     assert f"Webhook URL:  http://127.0.0.1:{ports['port']}/webhooks/mp" in banner
     assert "API token:    dev-token" in banner and "MP_ALLOW_UNSIGNED=true" in banner
+    assert f"Console:      http://127.0.0.1:{ports['console']}/console/events" in banner
+    sign_in = httpx.get(f"http://127.0.0.1:{ports['console']}/console/sign-in", timeout=5)
+    assert sign_in.status_code == 200 and 'name="token"' in sign_in.text
     assert (data_dir / "redis").is_dir()
 
     followed = _send(ports, env, "--follow", "--status", "approved")

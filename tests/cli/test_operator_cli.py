@@ -60,7 +60,9 @@ def test_retry_queues_selected_events_with_fresh_budget_and_history_kept(cli, st
     assert "selected 1 event(s)" in out and "queued 1, skipped 0, unknown 0" in out
     event = store.get(payment)
     assert event.status == "pending" and event.max_attempts == event.attempts + store.calls.settings.max_attempts
-    assert len(event.history) == 1 and event.history[0]["outcome"] == "failed"
+    assert len(event.history) == 2 and event.history[0]["outcome"] == "failed"
+    # The retry is in the history, saying who asked.
+    assert event.history[1]["requested_by"] == "cli" and event.history[1]["previous_status"] == "failed"
     assert store.get(order).status == "failed"
     assert _queued_jobs(store) == queued_before + 1
 
@@ -147,3 +149,26 @@ def test_bad_configuration_is_one_clear_line(monkeypatch, capsys):
         capsys.readouterr().err.strip()
         == "mp-webhooks: configuration error: JOB_TIMEOUT_SECONDS: expected an integer, got 'soon'"
     )
+
+
+def test_payments_list_and_show(pipeline, sandbox, make_env, monkeypatch, capsys):
+    state, _ = sandbox
+    run = pipeline()
+    for name, value in make_env().items():
+        monkeypatch.setenv(name, value)
+    state.put_payment("9001", "approved", amount=42.5)
+    event_id = run.notify("9001")
+    run.drain()
+
+    assert main(["payments", "list", "--status", "approved"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["id", "status", "amount", "currency", "payer_email", "contact_id",
+                                           "date_last_updated"]  # fmt: skip
+    assert "9001" in out and "42.5" in out and "BRL" in out
+    assert main(["payments", "show", "9001", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["event_ids"] == [event_id] and shown["tags_applied"][0]["status"] == "approved"
+    assert main(["payments", "show", "9001"]) == 0
+    assert "mp-payment-approved" in capsys.readouterr().out
+    assert main(["payments", "show", "nope"]) == 1
+    assert capsys.readouterr().out.strip() == "no payment nope"

@@ -29,8 +29,8 @@ from tests.deploy.conftest import (
     values_file,
 )
 
-COMPONENTS = ("receiver", "worker", "scheduler", "reconciler")
-SCRAPED = ("receiver", "worker", "scheduler")
+COMPONENTS = ("receiver", "worker", "scheduler", "reconciler", "console")
+SCRAPED = ("receiver", "worker", "scheduler", "console")
 
 
 def scenario_values(scenario: str) -> dict[str, Any]:
@@ -148,7 +148,8 @@ def test_scrape_services_are_named_fullname_component(scenario: str, render: Any
     for component in SCRAPED:
         service = rendered.component("Service", component)
         assert service["metadata"]["name"] == f"{name}-{component}"
-        assert {p["name"] for p in service["spec"]["ports"]} == {"receiver": {"http"}}.get(component, {"metrics"})
+        serving = {"receiver": {"http"}, "console": {"http"}}
+        assert {p["name"] for p in service["spec"]["ports"]} == serving.get(component, {"metrics"})
 
 
 # --- scaling -------------------------------------------------------------------------
@@ -338,6 +339,7 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
         "worker": {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"},
         "scheduler": set(),
         "reconciler": {"MP_ACCESS_TOKEN"},
+        "console": {"API_TOKEN", "API_READ_TOKEN", "CONSOLE_SESSION_SECRET"},
     }
     for component in COMPONENTS:
         workload = rendered.component("CronJob" if component == "reconciler" else "Deployment", component)
@@ -406,7 +408,7 @@ def checksums(rendered: Rendered) -> dict[str, dict[str, str]]:
 
 def test_config_changes_roll_every_component() -> None:
     base = checksums(template(*MINIMAL))
-    assert len(base) == 4 and all(set(c) == {"checksum/config", "checksum/secret"} for c in base.values())
+    assert len(base) == len(COMPONENTS) and all(set(c) == {"checksum/config", "checksum/secret"} for c in base.values())
     for change in ("config.logLevel=DEBUG", "config.jobTimeoutSeconds=300", "metrics.port=9200"):
         changed = checksums(template(*MINIMAL, "--set", change))
         for name in base:
@@ -422,6 +424,20 @@ def test_unrelated_changes_do_not_roll_the_pods() -> None:
     assert checksums(
         template(*MINIMAL, "--set", "receiver.replicas=5", "--set", "receiver.autoscaling.enabled=false")
     ) == checksums(template(*MINIMAL))
+
+
+def test_a_generated_session_secret_does_not_roll_the_pods_but_a_given_one_does() -> None:
+    # Rendered without a cluster, the console's session secret is drawn anew each time:
+    # it lives in a Secret of its own that the checksum leaves out.
+    first, second = template(*MINIMAL), template(*MINIMAL)
+    generated = [s for s in first.of_kind("Secret") if s["metadata"]["name"].endswith("-console-session")]
+    redrawn = [s for s in second.of_kind("Secret") if s["metadata"]["name"].endswith("-console-session")]
+    assert generated and generated[0]["data"] != redrawn[0]["data"]
+    assert checksums(first) == checksums(second)
+    given = checksums(template(*MINIMAL, "--set", "secrets.consoleSessionSecret=" + "a" * 40))
+    changed = checksums(template(*MINIMAL, "--set", "secrets.consoleSessionSecret=" + "b" * 40))
+    for name in given:
+        assert given[name]["checksum/secret"] != changed[name]["checksum/secret"], name
 
 
 # --- monitoring -----------------------------------------------------------------------------
@@ -517,9 +533,19 @@ def test_network_policies(scenario: str, render: Any) -> None:
             assert redis_rules[1].get("from", []) == np["metricsFrom"]
         assert len(redis_rules) == 1 + values["redis"]["metrics"]["enabled"]
     for component in SCRAPED:
+        if not values[component].get("enabled", True):
+            assert f"{name}-{component}" not in policies, component
+            continue
         [rule] = policies[f"{name}-{component}"]["spec"]["ingress"]
-        assert [p["port"] for p in rule["ports"]] == ["http" if component == "receiver" else "metrics"]
-        if component != "receiver":
+        # The receiver and the console serve /metrics on their http port.
+        assert [p["port"] for p in rule["ports"]] == ["http" if component in ("receiver", "console") else "metrics"]
+        if component == "console":
+            # Pages only from consoleFrom (any source when empty), plus the scrapers.
+            if np["consoleFrom"]:
+                assert rule["from"] == [*np["consoleFrom"], *np["metricsFrom"]]
+            else:
+                assert "from" not in rule
+        elif component != "receiver":
             assert rule.get("from", []) == np["metricsFrom"]
         elif np["receiverFrom"]:
             # The receiver's port also serves /metrics and /readyz: the scrapers and the

@@ -197,6 +197,10 @@ TEMPLATE_FAILURES = [
         ["networkPolicy.receiverFrom[0].podSelector.matchLabels.ingress=yes", "metrics.serviceMonitor.enabled=true"],
         "set networkPolicy.metricsFrom",
     ),
+    (
+        ["networkPolicy.consoleFrom[0].podSelector.matchLabels.vpn=yes", "metrics.podMonitor.enabled=true"],
+        "networkPolicy.consoleFrom restricts the console's port",
+    ),
 ]
 
 

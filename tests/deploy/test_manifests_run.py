@@ -53,7 +53,7 @@ from tests.deploy.conftest import (
 )
 from tests.support.servers import flushed_redis
 
-LONG_RUNNING = ["receiver", "worker", "scheduler"]
+LONG_RUNNING = ["receiver", "worker", "scheduler", "console"]
 CRONJOBS = ["reconciler", "retry"]
 # The test Redis the scenario points at; flushed before and after each process.
 EXPECTED_REDIS_URL = "redis://127.0.0.1:6379/14"

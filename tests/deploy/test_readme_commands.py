@@ -21,7 +21,7 @@ import yaml
 from services.cli.main import COMMANDS as CLI_COMMANDS
 from services.cli.main import build_parser
 from services.core.settings import Settings, load_settings
-from tests.deploy.conftest import ROOT, Rendered, pod_template, selector_matches, template
+from tests.deploy.conftest import ROOT, Rendered, containers, pod_template, selector_matches, template
 from tests.docs.markdown import DOCS, code_blocks, name, pages, shell_commands
 
 RELEASE = "mp-webhooks"
@@ -201,9 +201,13 @@ def _check_kubectl(words: list[str], chart: Rendered) -> None:
         assert words[3] == RELEASE
     elif verb == "create" and words[2] == "secret":
         keys = {w.split("=", 2)[1] for w in words if w.startswith("--from-literal=")}
-        referenced = set(
-            re.findall(r"name: (\w+)\n\s+valueFrom:\n\s+secretKeyRef:\n\s+name: " + re.escape(words[4]), chart.text)
-        )
+        referenced = {
+            entry["valueFrom"]["secretKeyRef"]["key"]
+            for workload in chart.workloads()
+            for container in containers(workload)
+            for entry in container.get("env", [])
+            if entry.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == words[4]
+        }
         assert keys == referenced, f"the Secret's keys {keys} are not what the chart reads from it {referenced}"
     elif verb == "create" and words[2] == "job":
         assert words[3].removeprefix("--from=cronjob/") in _names(chart, "CronJob")

@@ -14,7 +14,8 @@ from kubernetes import client as kube_client
 
 from services.core.attempts import SILENT_AFTER_SECONDS, FailureKind
 from services.core.events import NewEvent
-from services.core.store.model import EventQuery
+from services.core.redis_client import text
+from services.core.store.model import EventQuery, PaymentQuery
 from services.reconciler.kube import Cluster
 from services.reconciler.reconciler import Reconciler
 from services.reconciler.runner import run_once
@@ -267,6 +268,51 @@ def test_retention_deletes_only_old_finished_events_with_their_indexes(pipeline)
         run.store.receive(NewEvent(source="webhook", type="payment", resource_id="r1", webhook_id="r1"))[0]
         == "received"
     )
+
+
+def test_retention_leaves_no_index_entry_of_a_deleted_event(pipeline):
+    run = pipeline(RETENTION_SUCCESS_DAYS="30", RETENTION_FAILED_DAYS="90", RETRY_DELAYS="none")
+    now, day, keys = time.time(), 86400, run.store.keys
+    _finished(run, "r1", now - 31 * day, "success")
+    young = _finished(run, "r2", now - 29 * day, "success")
+    _finished(run, "r3", now - 91 * day, "permanent")
+    assert run.store.redis.exists(keys.by_resource("r1"), keys.by_resource("r3")) == 2
+
+    Reconciler(run.settings, run.store.redis).run_pass(now=now)
+    # The search by resource id is an index of its own: a deleted event leaves it too.
+    assert not run.store.redis.exists(keys.by_resource("r1"), keys.by_resource("r3"))
+    assert [text(i) for i in run.store.redis.zrange(keys.by_resource("r2"), 0, -1)] == [young]
+
+
+def test_retention_takes_old_payments_off_the_payments_indexes(pipeline, sandbox):
+    state, _ = sandbox
+    run = pipeline(RETENTION_SUCCESS_DAYS="30", RETENTION_FAILED_DAYS="90")
+    now, day, keys = time.time(), 86400, run.store.keys
+    state.put_payment("6001", "approved", updated=now - 91 * day)
+    state.put_payment("6002", "rejected", updated=now - 89 * day)
+    run.notify("6001")
+    run.notify("6002")
+    run.drain()
+    assert {p.id for p in run.store.payments_page(PaymentQuery()).items} == {"6001", "6002"}
+
+    summary = Reconciler(run.settings, run.store.redis).run_pass(now=now)
+    # Listed until the longer event retention has passed since the payment's last update.
+    assert summary.unlisted_payments == 1
+    assert [p.id for p in run.store.payments_page(PaymentQuery()).items] == ["6002"]
+    assert not run.store.payments_page(PaymentQuery(status="approved")).items
+    assert run.store.redis.zcard(keys.all_payments) == 1
+    assert not run.store.redis.exists(keys.payments_by_status("approved"))
+    # Its state stays, found by id, still guarding against an older state.
+    kept = run.store.payment("6001")
+    assert kept is not None and kept.status == "approved" and kept.tagged
+    assert Reconciler(run.settings, run.store.redis).run_pass(now=now).unlisted_payments == 0
+
+    # A newer update lists it again, under its new status.
+    state.put_payment("6001", "refunded", updated=now)
+    run.notify("6001")
+    run.drain()
+    assert [p.id for p in run.store.payments_page(PaymentQuery()).items] == ["6001", "6002"]
+    assert [p.id for p in run.store.payments_page(PaymentQuery(status="refunded")).items] == ["6001"]
 
 
 def test_sweep_creates_events_only_for_unprocessed_payment_states(pipeline, sandbox):

@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 from services.core.attempts import SILENT_AFTER_SECONDS, Claim, Failure, FailureKind, PaymentEffects, Skip, SkipReason
 from services.core.deadline import Deadline
+from services.core.payments import Tagging
 from services.core.store.model import EventQuery, RequeueMode
 from services.upstream.ratelimit import SlidingWindowLimiter
 from services.worker.payments import Begun, GoHighLevelCalls, PaymentStore
@@ -468,9 +469,10 @@ def test_a_recovered_attempt_releases_its_lock_and_a_late_worker_ends_stale(pipe
     held_by_second = redis.get(lock)
     # The first worker comes back: its outcome is refused, but what it did upstream is
     # recorded, and the lock the second attempt holds is left alone.
-    effects = PaymentEffects("1024", contact_id="c-9", tagged_status="approved")
+    effects = PaymentEffects("1024", contact_id="c-9", tagged=Tagging("approved", 1.5, ("mp-payment-approved",)))
     assert end_attempt(run.store, event_id, first, effects=effects) == "stale"
     assert redis.hget(payment, "contact_id") == b"c-9" and redis.sismember(tagged, "approved")
+    assert run.store.payment("1024").tagged == (Tagging("approved", 1.5, ("mp-payment-approved",)),)
     assert redis.get(lock) == held_by_second
     assert end_attempt(run.store, event_id, second) == "success"
     assert not redis.exists(lock)

@@ -39,6 +39,19 @@ StatefulSet (its pods carry a controller-revision-hash label of <name>-<10 chara
 {{- default (printf "%s-secrets" (include "mp-webhooks.fullname" .)) .Values.secrets.existingSecret }}
 {{- end }}
 
+{{/*
+The Secret holding CONSOLE_SESSION_SECRET: the chart's (or yours) when the value is given
+or secrets.existingSecret is set, else the console's generated one
+(console-session-secret.yaml), which the pods' checksum/secret leaves out.
+*/}}
+{{- define "mp-webhooks.consoleSessionSecretName" -}}
+{{- if or .Values.secrets.consoleSessionSecret .Values.secrets.existingSecret }}
+{{- include "mp-webhooks.secretName" . }}
+{{- else }}
+{{- printf "%s-console-session" (include "mp-webhooks.fullname" .) }}
+{{- end }}
+{{- end }}
+
 {{- define "mp-webhooks.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "mp-webhooks.fullname" .) .Values.serviceAccount.name }}
@@ -199,8 +212,14 @@ Redis without redis.external.passwordSecret). The bundled Redis always has one.
 {{- if le (int $v.receiver.terminationGracePeriodSeconds) (int $v.receiver.preStopSleepSeconds) }}
 {{- fail "receiver.terminationGracePeriodSeconds must exceed receiver.preStopSleepSeconds (the pause would use up the grace period before uvicorn drains)" }}
 {{- end }}
-{{- if and $v.networkPolicy.enabled $v.networkPolicy.receiverFrom (not $v.networkPolicy.metricsFrom) (or $v.metrics.serviceMonitor.enabled $v.metrics.podMonitor.enabled) }}
-{{- fail "networkPolicy.receiverFrom restricts the receiver's port, which also serves /metrics: set networkPolicy.metricsFrom to your Prometheus' peers (e.g. its namespace) so it can still scrape" }}
+{{- /* The receiver and the console serve /metrics on the port their *From restricts. */}}
+{{- $restricting := list }}
+{{- if $v.networkPolicy.receiverFrom }}{{ $restricting = append $restricting (list "receiverFrom" "receiver") }}{{ end }}
+{{- if and $v.console.enabled $v.networkPolicy.consoleFrom }}{{ $restricting = append $restricting (list "consoleFrom" "console") }}{{ end }}
+{{- range $restricting }}
+{{- if and $v.networkPolicy.enabled (not $v.networkPolicy.metricsFrom) (or $v.metrics.serviceMonitor.enabled $v.metrics.podMonitor.enabled) }}
+{{- fail (printf "networkPolicy.%s restricts the %s's port, which also serves /metrics: set networkPolicy.metricsFrom to your Prometheus' peers (e.g. its namespace) so it can still scrape" (index . 0) (index . 1)) }}
+{{- end }}
 {{- end }}
 {{- if eq $v.profile "production" }}
 {{- $s := $v.secrets }}
@@ -344,7 +363,7 @@ env:
     valueFrom:
       secretKeyRef:
         name: {{ include "mp-webhooks.secretName" $.root }}
-        key: {{ ternary (get $.root.Values.secrets.existingSecretKeys .) . (and (not (empty $.root.Values.secrets.existingSecret)) (hasKey $.root.Values.secrets.existingSecretKeys .)) }}
+        key: {{ include "mp-webhooks.secretKey" (dict "root" $.root "name" .) }}
         optional: true
 {{- end }}
   - name: POD_NAME
@@ -552,8 +571,48 @@ readinessProbe:
 its exporter runs. */}}
 {{- define "mp-webhooks.scrapedComponents" -}}
 {{- $components := list "receiver" "worker" "scheduler" }}
+{{- if .Values.console.enabled }}
+{{- $components = append $components "console" }}
+{{- end }}
 {{- if and .Values.redis.enabled .Values.redis.metrics.enabled }}
 {{- $components = append $components "redis" }}
 {{- end }}
 {{- printf "[%s]" (join ", " $components) }}
+{{- end }}
+
+{{/* The console's port and probes: alive is /healthz, ready is /readyz (Redis answers). */}}
+{{- define "mp-webhooks.consoleContainer" -}}
+ports:
+  - name: http
+    containerPort: 8080
+    protocol: TCP
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
+{{- end }}
+
+{{/*
+The key of a variable in the Secret: its own name, or the one secrets.existingSecretKeys
+gives it in your existingSecret. Call with (dict "root" $ "name" "API_TOKEN").
+*/}}
+{{- define "mp-webhooks.secretKey" -}}
+{{- $keys := .root.Values.secrets.existingSecretKeys }}
+{{- ternary (get $keys .name) .name (and (not (empty .root.Values.secrets.existingSecret)) (hasKey $keys .name)) }}
 {{- end }}

@@ -10,8 +10,20 @@ from redis.asyncio import Redis
 
 from ..batching import Coalescer
 from ..events import Event, NewEvent
+from ..payments import Payment
 from .calls import EventCalls, ReceiveItem, ScriptCall
-from .model import EventQuery, Page, PipelineSnapshot, Receipt, RequeueMode, RequeueResult, Stats
+from .model import (
+    EventQuery,
+    Page,
+    PaymentPage,
+    PaymentQuery,
+    PipelineSnapshot,
+    Receipt,
+    Requester,
+    RequeueMode,
+    RequeueResult,
+    Stats,
+)
 
 T = TypeVar("T")
 
@@ -40,8 +52,14 @@ class AsyncEventStore:
     async def stats(self) -> Stats:
         return await self._run(self.calls.stats())
 
-    async def requeue(self, event_id: str, mode: RequeueMode) -> RequeueResult:
-        return await self._run(self.calls.requeue(event_id, mode))
+    async def requeue(self, event_id: str, mode: RequeueMode, requested_by: Requester | None = None) -> RequeueResult:
+        return await self._run(self.calls.requeue(event_id, mode, requested_by=requested_by))
+
+    async def payments_page(self, query: PaymentQuery) -> PaymentPage:
+        return await self._run(self.calls.payments_page(query))
+
+    async def payment(self, payment_id: str) -> Payment | None:
+        return await self._run(self.calls.payment(payment_id))
 
     async def pipeline(self) -> PipelineSnapshot:
         return await self._run(self.calls.pipeline())

@@ -19,15 +19,19 @@ from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor, new_event_id
 from ..keys import Keys
 from ..lua import lua_source
+from ..payments import Payment
 from ..redis_client import text
 from ..settings import Settings
 from .model import (
     MAX_PAGE,
     EventQuery,
     Page,
+    PaymentPage,
+    PaymentQuery,
     PipelineSnapshot,
     Receipt,
     ReceiptStatus,
+    Requester,
     RequeueMode,
     RequeueResult,
     Stats,
@@ -49,6 +53,13 @@ class Script(StrEnum):
     GET = "get"
     STATS = "stats"
     PIPELINE = "pipeline"
+    PAYMENTS_PAGE = "payments_page"
+    PAYMENT = "payment"
+    EXPIRE_PAYMENTS = "expire_payments"
+
+
+# Events shown with one payment (its detail page, the API).
+PAYMENT_EVENTS = 100
 
 
 @functools.cache
@@ -122,7 +133,9 @@ class EventCalls:
         """Newest first. The cursor is the last id returned: ids only grow, so events
         arriving between two pages never shift or repeat what the next page holds."""
         limit = max(1, min(query.limit, MAX_PAGE))
-        if query.status and query.type:
+        if query.resource_id is not None:
+            index = self.keys.by_resource(query.resource_id)
+        elif query.status and query.type:
             index = self.keys.by_status_and_type(query.status, query.type)
         elif query.status:
             index = self.keys.by_status(query.status)
@@ -130,19 +143,39 @@ class EventCalls:
             index = self.keys.by_type(query.type)
         else:
             index = self.keys.all_events
-        # Exclusive upper bound: the smaller of the cursor and the first id after `until`.
-        until = id_floor(query.until + 0.001) if query.until is not None else None
-        uppers = [bound for bound in (query.cursor, until) if bound]
-        upper = "(" + min(uppers) if uppers else "+"
-        lower = "[" + id_floor(query.since) if query.since is not None else "-"
+        upper, lower, whole = _lex_bounds(query.since, query.until, query.cursor)
 
         def parse(result: list[Any]) -> Page:
-            events = [Event.from_redis(_decode_map(raw)) for raw in result if raw]
+            events = [Event.from_redis(_decode_map(raw)) for raw in result[1] if raw]
             more = len(events) > limit
             events = events[:limit]
-            return Page(events, events[-1].id if more else None)
+            return Page(events, events[-1].id if more else None, int(result[0]))
 
-        return self._call(Script.PAGE, [index], [upper, lower, limit + 1], parse)
+        return self._call(Script.PAGE, [index], [upper, lower, limit + 1, whole], parse)
+
+    def payments_page(self, query: PaymentQuery) -> ScriptCall[PaymentPage]:
+        """Newest update first; the cursor is the last payment's index member."""
+        limit = max(1, min(query.limit, MAX_PAGE))
+        index = self.keys.payments_by_status(query.status) if query.status else self.keys.all_payments
+        upper, lower, whole = _lex_bounds(query.since, query.until, query.cursor)
+
+        def parse(result: list[Any]) -> PaymentPage:
+            rows = [(text(member), _decode_map(raw)) for member, raw in result[1]]
+            more = len(rows) > limit
+            rows = rows[:limit]
+            payments = [Payment.from_redis(member.partition(":")[2], raw) for member, raw in rows]
+            return PaymentPage(payments, rows[-1][0] if more else None, int(result[0]))
+
+        return self._call(Script.PAYMENTS_PAGE, [index], [upper, lower, limit + 1, whole], parse)
+
+    def payment(self, payment_id: str) -> ScriptCall[Payment | None]:
+        def parse(result: Any) -> Payment | None:
+            if not result:
+                return None
+            return Payment.from_redis(payment_id, _decode_map(result[0]), tuple(text(i) for i in result[1]))
+
+        keys = [self.keys.payment(payment_id), self.keys.by_resource(payment_id)]
+        return self._call(Script.PAYMENT, keys, [PAYMENT_EVENTS], parse)
 
     def stats(self) -> ScriptCall[Stats]:
         def parse(result: list[Any]) -> Stats:
@@ -155,11 +188,27 @@ class EventCalls:
         return self._call(Script.STATS, self._status_indexes, [], parse)
 
     def requeue(
-        self, event_id: str, mode: RequeueMode, *, expected_job_id: str = "", now: float | None = None
+        self,
+        event_id: str,
+        mode: RequeueMode,
+        *,
+        requested_by: Requester | None = None,
+        expected_job_id: str = "",
+        now: float | None = None,
     ) -> ScriptCall[RequeueResult]:
+        """`requested_by`: who asked for a manual retry, recorded in the event's history."""
         now = time.time() if now is None else now
-        args = [event_id, mode, repr(now), self.settings.max_attempts, expected_job_id, *self._job(event_id)]
-        return self._call(Script.REQUEUE, [self.keys.event(event_id)], args, lambda r: RequeueResult(text(r[0])))
+        args = [
+            event_id,
+            mode,
+            repr(now),
+            self.settings.max_attempts,
+            expected_job_id,
+            requested_by or "",
+            *self._job(event_id),
+        ]
+        keys = [self.keys.event(event_id), self.keys.history(event_id)]
+        return self._call(Script.REQUEUE, keys, args, lambda r: RequeueResult(text(r[0])))
 
     def claim(self, event_id: str, job_id: str, worker: str, now: float | None = None) -> ScriptCall[Claim | Skip]:
         now = time.time() if now is None else now
@@ -205,8 +254,9 @@ class EventCalls:
             repr(failure.retry_at if failure else now),
             Outcome.ABANDONED if abandoned else "",
             (effects and effects.contact_id) or "",
-            (effects and effects.tagged_status) or "",
+            effects.tagged.status if effects and effects.tagged else "",
             SILENT_AFTER_SECONDS,
+            effects.tagged.record() if effects and effects.tagged else "",
         ]
         if failure is not None and failure.kind in (FailureKind.RETRYABLE, FailureKind.WAITING):
             args += self._job(event_id)  # the retry's job: only these failures can need one
@@ -231,6 +281,25 @@ class EventCalls:
     def delete_finished(self, event_id: str) -> ScriptCall[bool]:
         keys = [self.keys.event(event_id), self.keys.history(event_id)]
         return self._call(Script.DELETE, keys, [event_id], bool)
+
+    def expire_payments(self, updated_before: float, limit: int) -> ScriptCall[int]:
+        """Takes up to `limit` payments last updated before `updated_before` out of the
+        payments' indexes (see expire_payments.lua); answers how many."""
+        return self._call(
+            Script.EXPIRE_PAYMENTS, [self.keys.all_payments], ["(" + id_floor(updated_before), limit], int
+        )
+
+
+def _lex_bounds(since: float | None, until: float | None, cursor: str | None) -> tuple[str, str, str]:
+    """ZREVRANGEBYLEX bounds over members that start with an id floor (event ids, payment
+    index members): the page's upper bound (the smaller of the cursor and the first member
+    after `until`, exclusive), the lower one, and the whole selection's upper bound."""
+    after_until = id_floor(until + 0.001) if until is not None else None
+    whole = "(" + after_until if after_until else "+"
+    uppers = [bound for bound in (cursor, after_until) if bound]
+    upper = "(" + min(uppers) if uppers else "+"
+    lower = "[" + id_floor(since) if since is not None else "-"
+    return upper, lower, whole
 
 
 def _decode_map(flat: list[Any]) -> dict[str, str]:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ..events import Event, EventStatus
+from ..payments import Payment
 
 MAX_PAGE = 500
 
@@ -31,6 +32,14 @@ class RequeueMode(StrEnum):
     LOST = "lost"
 
 
+class Requester(StrEnum):
+    """Who asked for a manual retry; written into the event's history."""
+
+    CONSOLE = "console"
+    CLI = "cli"
+    API = "api"
+
+
 class RequeueResult(StrEnum):
     QUEUED = "queued"
     MISSING = "missing"
@@ -49,12 +58,35 @@ class EventQuery:
     until: float | None = None
     cursor: str | None = None
     limit: int = 50
+    # Only the events of one resource (a payment id, say): its own index.
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Page:
     items: list[Event]
     next_cursor: str | None
+    # How many events the whole selection (without the cursor) holds.
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class PaymentQuery:
+    """A filter over the payments indexes, newest update first. `since` and `until` are
+    inclusive epoch seconds of date_last_updated."""
+
+    status: str | None = None
+    since: float | None = None
+    until: float | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    items: list[Payment]
+    next_cursor: str | None
+    total: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,21 @@ from redis import Redis
 from ..attempts import Claim, Ending, Failure, Outcome, Skip
 from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor
+from ..payments import Payment
 from ..redis_client import text
 from .calls import EventCalls, ScriptCall
-from .model import EventQuery, Page, PipelineSnapshot, Receipt, RequeueMode, RequeueResult, Stats
+from .model import (
+    EventQuery,
+    Page,
+    PaymentPage,
+    PaymentQuery,
+    PipelineSnapshot,
+    Receipt,
+    Requester,
+    RequeueMode,
+    RequeueResult,
+    Stats,
+)
 
 T = TypeVar("T")
 
@@ -38,9 +50,22 @@ class EventStore:
         return self._run(self.calls.stats())
 
     def requeue(
-        self, event_id: str, mode: RequeueMode, *, expected_job_id: str = "", now: float | None = None
+        self,
+        event_id: str,
+        mode: RequeueMode,
+        *,
+        requested_by: Requester | None = None,
+        expected_job_id: str = "",
+        now: float | None = None,
     ) -> RequeueResult:
-        return self._run(self.calls.requeue(event_id, mode, expected_job_id=expected_job_id, now=now))
+        call = self.calls.requeue(event_id, mode, requested_by=requested_by, expected_job_id=expected_job_id, now=now)
+        return self._run(call)
+
+    def payments_page(self, query: PaymentQuery) -> PaymentPage:
+        return self._run(self.calls.payments_page(query))
+
+    def payment(self, payment_id: str) -> Payment | None:
+        return self._run(self.calls.payment(payment_id))
 
     def pipeline(self, now: float | None = None) -> PipelineSnapshot:
         return self._run(self.calls.pipeline(now))
@@ -61,6 +86,9 @@ class EventStore:
 
     def delete_finished(self, event_id: str) -> bool:
         return self._run(self.calls.delete_finished(event_id))
+
+    def expire_payments(self, updated_before: float, limit: int) -> int:
+        return self._run(self.calls.expire_payments(updated_before, limit))
 
     def processing_ids(self) -> list[str]:
         return [text(i) for i in self.redis.zrange(self.keys.processing, 0, -1)]

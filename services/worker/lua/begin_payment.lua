@@ -10,10 +10,13 @@
 -- sent. The lock is released here when nothing else will happen under it (older state,
 -- status already tagged); otherwise it is registered on the event, and the event
 -- store's `finish` releases it when the attempt ends (see finish.lua).
--- KEYS: lock, payment hash, tagged set, limiter window, event hash. ARGV: lock token
--- ('<event id>:<attempt>'), lock ms, updated_ts, status, limiter window / limit /
--- member, whether a GoHighLevel call follows with a remembered contact ('1'/'0') and
--- without one, the attempt number, then the state's field/value pairs.
+-- KEYS: lock, payment hash, tagged set, limiter window, event hash, the payments index,
+-- the index of the new status. ARGV: lock token ('<event id>:<attempt>'), lock ms,
+-- updated_ts, status, limiter window / limit / member, whether a GoHighLevel call
+-- follows with a remembered contact ('1'/'0') and without one, the attempt number, the
+-- payment's index member, then the state's field/value pairs.
+-- Storing the state also moves the payment in its indexes (Keys.all_payments): its hash
+-- remembers its member and status index, so the old entries go in the same step.
 -- Returns {'stale'} | {'locked'} | {'older', stored status, stored date_last_updated} |
 -- {'tagged'} | {'stored', remembered contact id or '', '1' if the token was taken}.
 if redis.call('HGET', KEYS[5], 'status') ~= 'processing'
@@ -27,7 +30,15 @@ if stored > tonumber(ARGV[3]) then
   local old = redis.call('HMGET', KEYS[2], 'status', 'date_last_updated')
   return {'older', old[1] or '', old[2] or ''}
 end
-redis.call('HSET', KEYS[2], 'updated_ts', ARGV[3], unpack(ARGV, 11))
+local previous = redis.call('HMGET', KEYS[2], 'index_member', 'status_index')
+if previous[1] then
+  redis.call('ZREM', KEYS[6], previous[1])
+  redis.call('ZREM', previous[2], previous[1])
+end
+redis.call('ZADD', KEYS[6], 0, ARGV[11])
+redis.call('ZADD', KEYS[7], 0, ARGV[11])
+redis.call('HSET', KEYS[2], 'updated_ts', ARGV[3], 'index_member', ARGV[11], 'status_index', KEYS[7],
+  unpack(ARGV, 12))
 if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 1 then
   redis.call('DEL', KEYS[1])
   return {'tagged'}

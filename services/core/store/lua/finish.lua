@@ -6,8 +6,9 @@
 -- 'permanent' | 'waiting' (an upstream's breaker is open: retried, the attempt not counted), ARGV[5] now, ARGV[6] error text, ARGV[7] result JSON, ARGV[8] retry at,
 -- ARGV[9] '' or 'abandoned' (the reconciler's recovery, for the history), ARGV[10] the
 -- contact found, ARGV[11] the status tagged (both may be ''), ARGV[12] how long an
--- attempt is silent before its worker counts as gone, ARGV[13..15] the retry's RQ job
--- (see dispatch; sent only with a retryable failure, the only one that can retry).
+-- attempt is silent before its worker counts as gone, ARGV[13] the tagged status's record
+-- (when, which tags: services/core/payments.py Tagging; may be ''), ARGV[14..16] the
+-- retry's RQ job (see dispatch; sent only with a failure that can retry).
 local ev, id = KEYS[1], ARGV[2]
 
 -- The payment's effects record what already happened at GoHighLevel, so they apply
@@ -16,7 +17,11 @@ local ev, id = KEYS[1], ARGV[2]
 -- the attempt's, and no other attempt of the payment could take it while it ran.
 if KEYS[3] then
   if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'contact_id', ARGV[10]) end
-  if ARGV[11] ~= '' then redis.call('SADD', KEYS[4], ARGV[11]) end
+  if ARGV[11] ~= '' then
+    redis.call('SADD', KEYS[4], ARGV[11])
+    -- When each status was tagged and with which tags, for the payments pages and API.
+    redis.call('HSETNX', KEYS[3], 'tagged:' .. ARGV[11], ARGV[13])
+  end
   if redis.call('GET', KEYS[5]) == id .. ':' .. ARGV[3] then redis.call('DEL', KEYS[5]) end
 end
 
@@ -62,7 +67,7 @@ entry.outcome = ARGV[9] ~= '' and ARGV[9] or outcome
 if ARGV[6] ~= '' then entry.error = ARGV[6] end
 redis.call('LSET', KEYS[2], -1, cjson.encode(entry))
 if again then
-  dispatch(ev, id, 13, tonumber(ARGV[8]), now)
+  dispatch(ev, id, 14, tonumber(ARGV[8]), now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')
 end

@@ -31,6 +31,7 @@ local function receive(ev, marker, first)
   redis.call('HSET', ev, unpack(flat))
   redis.call('ZADD', K.all, 0, id)
   redis.call('ZADD', K.type(fields.type), 0, id)
+  if fields.resource_id ~= '' then redis.call('ZADD', K.resource(fields.resource_id), 0, id) end
   redis.call('SADD', K.types, fields.type)
   set_status(ev, id, fields.type, nil, 'pending')
   redis.call('SET', marker, id)

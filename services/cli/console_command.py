@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from .arguments import port
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="0.0.0.0")  # nosec B104 - listens on the pod's address
+    parser.add_argument("--port", type=port, default=8080)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,15 @@ class ConfigError(Exception):
 
 # Never shown: the settings' repr (logs, tracebacks) masks them.
 SECRET_FIELDS = frozenset(
-    {"mp_access_token", "mp_webhook_secrets", "ghl_api_token", "api_tokens", "api_read_tokens", "redis_password", "console_session_secret"}
+    {
+        "mp_access_token",
+        "mp_webhook_secrets",
+        "ghl_api_token",
+        "api_tokens",
+        "api_read_tokens",
+        "redis_password",
+        "console_session_secret",
+    }
 )
 
 

@@ -18,6 +18,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 
 from services.receiver.app import create_app
 from tests.conftest import TEST_API_TOKEN
@@ -96,6 +98,14 @@ def _sign_in(browser: WebDriver, stack: Stack, token: str, page: str = "/console
     wait_until(lambda: "/console/sign-in" not in browser.current_url, message="sign-in")
 
 
+def _navigate(browser: WebDriver, button_selector: str) -> None:
+    """Clicks a button that loads the next page, and waits until the old page is gone (a
+    lookup right after the click could find the old page's elements)."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.CSS_SELECTOR, button_selector).click()
+    WebDriverWait(browser, 15).until(staleness_of(old))
+
+
 def _rows(browser: WebDriver, status: str | None = None) -> list:
     selector = "tr[data-event-id]" + (f'[data-status="{status}"]' if status else "")
     return browser.find_elements(By.CSS_SELECTOR, selector)
@@ -144,9 +154,9 @@ def test_operator_finds_failed_events_retries_two_and_sees_them_succeed(stack: S
     chosen = failed[:2]
     for event_id in chosen:
         browser.find_element(By.CSS_SELECTOR, f'input[name="event_id"][value="{event_id}"]').click()
-    browser.find_element(By.CSS_SELECTOR, 'button[data-action="retry-selected"]').click()
+    _navigate(browser, 'button[data-action="retry-selected"]')
     assert "Retry 2 events?" in browser.find_element(By.TAG_NAME, "h1").text
-    browser.find_element(By.CSS_SELECTOR, 'button[data-action="confirm-retry"]').click()
+    _navigate(browser, 'button[data-action="confirm-retry"]')
     flash = browser.find_element(By.CSS_SELECTOR, ".flash")
     assert "2 queued" in flash.text and all(event_id in flash.text for event_id in chosen)
 

@@ -266,7 +266,7 @@ def test_containers_run_as_the_manifest_says(stack: Stack) -> None:
 
 
 def test_a_signed_notification_is_processed_to_success(stack: Stack, rendered: Rendered) -> None:
-    [secret] = rendered.of_kind("Secret")
+    [secret] = [s for s in rendered.of_kind("Secret") if s["metadata"]["name"].endswith("-secrets")]
     tokens = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
     webhook_secret, api_token = tokens["MP_WEBHOOK_SECRET"], tokens["API_TOKEN"]
     sandbox = stack.container("sandbox").ports["http"]

@@ -15,6 +15,7 @@ from .conftest import Receiver
 from .test_events_api import BASE, _finish, _seed
 
 OPERATOR, OPERATOR_NEXT, READER, READER_NEXT = "op-1", "op-2", "read-1", "read-2"
+UNKNOWN_PAYMENT = "404404"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Route:
     allowed: int  # the status of a request the token may make
 
     def path(self, event_id: str) -> str:
-        return self.template.replace("{event_id}", event_id)
+        return self.template.replace("{event_id}", event_id).replace("{payment_id}", UNKNOWN_PAYMENT)
 
 
 ROUTES = [
@@ -33,6 +34,9 @@ ROUTES = [
     Route("GET", "/api/webhook-events/stats", operates=False, allowed=200),
     Route("GET", "/api/webhook-events/{event_id}", operates=False, allowed=200),
     Route("POST", "/api/webhook-events/{event_id}/retry", operates=True, allowed=202),
+    Route("GET", "/api/payments", operates=False, allowed=200),
+    # No payment is stored: a token that may read gets the payment's 404, the others 401.
+    Route("GET", "/api/payments/{payment_id}", operates=False, allowed=404),
 ]
 # name -> Authorization header (None: no header)
 CREDENTIALS = {

@@ -104,7 +104,7 @@ def door(request: pytest.FixtureRequest) -> Door:
 
 @pytest.fixture
 def served(door: Door, make_settings: Callable[..., Settings]) -> Iterator[tuple[str, Settings]]:
-    settings = make_settings()
+    settings = make_settings(RECEIVER_DOCS_ENABLED="true")  # the document is what is fuzzed
     with door.serve(settings) as url:
         yield url, settings
 

@@ -30,7 +30,13 @@ from services.worker.running import RunningAttempt
 from tests.deploy.conftest import ROOT, Rendered, pod_template, selector_matches, template, tool, venv_bin
 from tests.deploy.test_chart_validation import KUBERNETES_VERSIONS
 from tests.deploy.test_manifests_run import STARTUP_BUDGET_SECONDS, localize, resolve_env, started, wait_for
-from tests.deploy.test_skaffold import dev_profile, render_dev_release, sandbox_manifest, sandbox_url
+from tests.deploy.test_skaffold import (
+    dev_profile,
+    dev_redis_secret,
+    render_dev_release,
+    sandbox_manifest,
+    sandbox_url,
+)
 from tests.support.store import notify
 
 K8S = ROOT / "k8s"
@@ -336,6 +342,7 @@ def test_dev_worker_and_reconciler_work_against_the_sandbox(redis_url: str, tmp_
         base = f"http://127.0.0.1:{local.ports['http']}"
 
         rendered = render_dev_release()
+        rendered.objects.append(dev_redis_secret())  # applied by the dev profile's hook
         payment_id = str(uuid.uuid4().int % 10**10)
         body = {"status": "approved", "email": f"{payment_id}@example.com"}
         request = urllib.request.Request(

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_filters(listing, default_status=None, default_limit=50)
     show = actions.add_parser("show", help="one event with its attempt history")
     show.add_argument("event_id")
-    actions.add_parser("stats", help="counts by status and by type")
+    actions.add_parser("stats", help="counts by status and by type, and the upstreams' breakers")
     for action in (listing, show, actions.choices["stats"]):
         action.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -35,10 +35,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stats = store.stats()
     if args.json:
-        print(dump({"by_status": stats.by_status, "by_type": stats.by_type}))
+        print(dump(stats.to_api()))
     else:
         print("by status: " + ", ".join(f"{k} {v}" for k, v in stats.by_status.items()))
         print("by type:   " + (", ".join(f"{k} {v}" for k, v in stats.by_type.items()) or "none yet"))
+        print("breakers:  " + ", ".join(f"{k} {v.describe()}" for k, v in stats.breakers.items()))
     return 0
 
 

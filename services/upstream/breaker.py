@@ -8,12 +8,13 @@ upstream: they neither open it nor count towards it. The transitions are one Lua
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 
 from redis import Redis
 
+from services.core.breakers import UPSTREAMS, BreakerState, BreakerView
 from services.core.keys import Keys
 from services.core.lua import lua_source
+from services.core.redis_client import text
 from services.core.settings import Settings
 
 from .errors import RetryableError
@@ -22,15 +23,6 @@ from .errors import RetryableError
 # again, so a healthy upstream costs no round trip per call; another worker's opening is
 # seen that much later.
 CLOSED_TRUST_SECONDS = 1.0
-
-
-# The upstreams, by the name their calls, metrics and breakers carry.
-UPSTREAMS = ("mercadopago", "highlevel")
-
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
 
 
 class UpstreamUnavailableError(RetryableError):
@@ -90,11 +82,12 @@ def breaker_for(redis: Redis, settings: Settings, upstream: str) -> Breaker:
 
 
 def breaker_states(redis: Redis, keys: Keys) -> dict[str, BreakerState]:
-    """Every upstream's breaker as Redis holds it (for metrics, stats and the CLI)."""
+    """Every upstream's breaker state as Redis holds it (for the metric; the stats read
+    the whole view in their own script)."""
     values = redis.pipeline(transaction=False)
     for upstream in UPSTREAMS:
         values.hget(keys.breaker(upstream), "state")
     return {
-        upstream: BreakerState(value.decode() if isinstance(value, bytes) else value) if value else BreakerState.CLOSED
+        upstream: BreakerView.from_redis({"state": text(value or "")}).state
         for upstream, value in zip(UPSTREAMS, values.execute(), strict=True)
     }

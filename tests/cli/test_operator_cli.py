@@ -10,6 +10,8 @@ import pytest
 from services.cli.main import main
 from services.core.attempts import FailureKind
 from services.core.events import NewEvent
+from services.upstream.breaker import breaker_for
+from services.upstream.errors import RetryableError
 from tests.support.store import end_attempt, start_attempt
 
 
@@ -138,6 +140,20 @@ def test_events_list_show_stats(cli, store, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["by_status"]["failed"] == 1 and stats["by_type"] == {"merchant_order": 1, "payment": 1}
     assert cli("events", "show", "missing") == 1
+
+
+def test_events_stats_show_the_breakers(cli, store, capsys):
+    settings = store.calls.settings
+    breaker = breaker_for(store.redis, settings, "mercadopago")
+    for _ in range(settings.breaker_failures):
+        breaker.failed(RetryableError("mercadopago GET /v1/payments/1", "503"))
+    assert cli("events", "stats") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("breakers:  mercadopago OPEN since ") and "next probe" in lines[2]
+    assert lines[2].endswith("highlevel closed")
+    assert cli("events", "stats", "--json") == 0
+    breakers = json.loads(capsys.readouterr().out)["breakers"]
+    assert breakers["mercadopago"]["state"] == "open" and breakers["highlevel"]["state"] == "closed"
 
 
 def test_bad_configuration_is_one_clear_line(monkeypatch, capsys):

@@ -8,9 +8,10 @@ import threading
 
 from prometheus_client import REGISTRY
 
+from services.core.breakers import BreakerState
 from services.core.keys import Keys
 from services.sandbox.state import Chaos
-from services.upstream.breaker import BreakerState, UpstreamUnavailableError, breaker_for, breaker_states
+from services.upstream.breaker import UpstreamUnavailableError, breaker_for, breaker_states
 from services.upstream.errors import RetryableError
 from services.upstream.metrics import BreakerCollector
 from tests.support.waiting import wait_until

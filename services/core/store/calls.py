@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from .. import rqjobs
 from ..attempts import SILENT_AFTER_SECONDS, Claim, Ending, FailureKind, Outcome, Skip, SkipReason
+from ..breakers import UPSTREAMS, BreakerView
 from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor, new_event_id
 from ..keys import Keys
@@ -150,9 +151,14 @@ class EventCalls:
             return Stats(
                 by_status={status: int(count) for status, count in zip(EventStatus, result[0], strict=True)},
                 by_type={event_type: int(count) for event_type, count in sorted(by_type.items())},
+                breakers={
+                    upstream: BreakerView.from_redis(_decode_map(raw))
+                    for upstream, raw in zip(UPSTREAMS, result[2], strict=True)
+                },
             )
 
-        return self._call(Script.STATS, self._status_indexes, [], parse)
+        keys = [*self._status_indexes, *(self.keys.breaker(upstream) for upstream in UPSTREAMS)]
+        return self._call(Script.STATS, keys, [len(self._status_indexes)], parse)
 
     def requeue(
         self, event_id: str, mode: RequeueMode, *, expected_job_id: str = "", now: float | None = None

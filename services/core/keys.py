@@ -110,6 +110,11 @@ class Keys:
         """The upstream's breaker, shared by every worker (a hash: state, failures, probe_at)."""
         return f"{self.prefix}:breaker:{upstream}"
 
+    def breaker_waiting(self, upstream: str) -> str:
+        """The events waiting for the upstream's breaker to close, released in receipt
+        order when it does (a sorted set by received_at: ids order only to the millisecond)."""
+        return f"{self.prefix}:breaker-waiting:{upstream}"
+
     # -- reconciler -----------------------------------------------------------------
     @cached_property
     def reconciler(self) -> ReconcilerKeys:
@@ -159,6 +164,8 @@ class Keys:
                 "queue": self.queue,
                 "queues": self.queues,
                 "scheduled": self.scheduler.jobs,
+                "breaker": self.breaker(""),
+                "waiting": self.breaker_waiting(""),
             },
             separators=(",", ":"),
         )

@@ -8,6 +8,7 @@ upstream: they neither open it nor count towards it. The transitions are one Lua
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from redis import Redis
 
@@ -16,6 +17,7 @@ from services.core.keys import Keys
 from services.core.lua import lua_source
 from services.core.redis_client import text
 from services.core.settings import Settings
+from services.core.store import EventCalls, EventStore
 
 from .errors import RetryableError
 
@@ -27,11 +29,23 @@ CLOSED_TRUST_SECONDS = 1.0
 
 class UpstreamUnavailableError(RetryableError):
     """The upstream's breaker is open: the event waits for it without spending an
-    attempt (`retry_after`: until the next probe)."""
+    attempt (`retry_after`: until the next probe, or its closing, whichever is first)."""
+
+    def __init__(self, step: str, message: str, retry_after: float, upstream: str) -> None:
+        super().__init__(step, message, retry_after)
+        self.upstream = upstream
 
 
 class Breaker:
-    def __init__(self, redis: Redis, key: str, upstream: str, failures: int, probe_seconds: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        key: str,
+        upstream: str,
+        failures: int,
+        probe_seconds: float,
+        release: Callable[[str], object],
+    ) -> None:
         self.key = key
         self.upstream = upstream
         self.failures = failures
@@ -39,6 +53,7 @@ class Breaker:
         self._script = redis.register_script(lua_source(__package__ or "", "breaker"))
         self._closed_until = 0.0  # time.monotonic() until which "closed" is trusted
         self._clean = True  # no failure recorded since this worker last saw it closed
+        self._release = release  # queues the events waiting for the upstream (on closing)
 
     def _run(self, op: str) -> list[str]:
         result = self._script(keys=[self.key], args=[op, self.failures, self.probe_seconds])
@@ -55,13 +70,18 @@ class Breaker:
             self._clean = self._clean and answer[1] == "0"
         elif answer[0] == "wait":
             wait = float(answer[1])
-            raise UpstreamUnavailableError(step, f"{self.upstream} breaker open; next probe in {wait:.1f}s", wait)
+            message = f"{self.upstream} breaker open; next probe in {wait:.1f}s"
+            raise UpstreamUnavailableError(step, message, wait, self.upstream)
 
     def succeeded(self) -> None:
         if not self._clean or time.monotonic() >= self._closed_until:
-            self._run("success")
+            closed_it = self._run("success")[1] == "1"
             self._clean = True
             self._closed_until = time.monotonic() + CLOSED_TRUST_SECONDS
+            if closed_it:
+                # Not atomic with the closing: should this worker die in between, the
+                # waiting events still come back at their next probe time.
+                self._release(self.upstream)
 
     def failed(self, error: RetryableError) -> RetryableError:
         """Records a retryable failure; returns the error to raise: UpstreamUnavailableError
@@ -72,13 +92,21 @@ class Breaker:
             return error
         self._closed_until = 0.0
         return UpstreamUnavailableError(
-            error.step, f"{error.message}; {self.upstream} breaker open", self.probe_seconds
+            error.step, f"{error.message}; {self.upstream} breaker open", self.probe_seconds, self.upstream
         )
 
 
 def breaker_for(redis: Redis, settings: Settings, upstream: str) -> Breaker:
-    key = Keys(settings.key_prefix).breaker(upstream)
-    return Breaker(redis, key, upstream, settings.breaker_failures, settings.breaker_probe_seconds)
+    calls = EventCalls(settings)
+    release = EventStore(redis, calls).release_waiting
+    return Breaker(
+        redis,
+        calls.keys.breaker(upstream),
+        upstream,
+        settings.breaker_failures,
+        settings.breaker_probe_seconds,
+        release,
+    )
 
 
 def breaker_states(redis: Redis, keys: Keys) -> dict[str, BreakerState]:

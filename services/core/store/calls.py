@@ -50,6 +50,7 @@ class Script(StrEnum):
     GET = "get"
     STATS = "stats"
     PIPELINE = "pipeline"
+    RELEASE = "release"
 
 
 @functools.cache
@@ -213,6 +214,7 @@ class EventCalls:
             (effects and effects.contact_id) or "",
             (effects and effects.tagged_status) or "",
             SILENT_AFTER_SECONDS,
+            failure.waiting_on if failure else "",
         ]
         if failure is not None and failure.kind in (FailureKind.RETRYABLE, FailureKind.WAITING):
             args += self._job(event_id)  # the retry's job: only these failures can need one
@@ -233,6 +235,12 @@ class EventCalls:
             )
 
         return self._call(Script.PIPELINE, self._status_indexes, [repr(now)], parse)
+
+    def release_waiting(self, upstream: str, now: float | None = None) -> ScriptCall[int]:
+        """Queues now, in receipt order, the events waiting for the upstream's breaker
+        (see release.lua); how many it queued."""
+        now = time.time() if now is None else now
+        return self._call(Script.RELEASE, [self.keys.breaker_waiting(upstream)], [repr(now)], int)
 
     def delete_finished(self, event_id: str) -> ScriptCall[bool]:
         keys = [self.keys.event(event_id), self.keys.history(event_id)]

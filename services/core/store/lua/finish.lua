@@ -6,8 +6,9 @@
 -- 'permanent' | 'waiting' (an upstream's breaker is open: retried, the attempt not counted), ARGV[5] now, ARGV[6] error text, ARGV[7] result JSON, ARGV[8] retry at,
 -- ARGV[9] '' or 'abandoned' (the reconciler's recovery, for the history), ARGV[10] the
 -- contact found, ARGV[11] the status tagged (both may be ''), ARGV[12] how long an
--- attempt is silent before its worker counts as gone, ARGV[13..15] the retry's RQ job
--- (see dispatch; sent only with a retryable failure, the only one that can retry).
+-- attempt is silent before its worker counts as gone, ARGV[13] with 'waiting' the
+-- upstream waited for ('' otherwise), ARGV[14..16] the retry's RQ job (see dispatch;
+-- sent only with a retryable or waiting failure, the only ones that can retry).
 local ev, id = KEYS[1], ARGV[2]
 
 -- The payment's effects record what already happened at GoHighLevel, so they apply
@@ -62,7 +63,17 @@ entry.outcome = ARGV[9] ~= '' and ARGV[9] or outcome
 if ARGV[6] ~= '' then entry.error = ARGV[6] end
 redis.call('LSET', KEYS[2], -1, cjson.encode(entry))
 if again then
-  dispatch(ev, id, 13, tonumber(ARGV[8]), now)
+  local at = tonumber(ARGV[8])
+  if outcome == 'waiting' and ARGV[13] ~= '' then
+    -- Waits in the upstream's index for the breaker's closing to release it in receipt
+    -- order (release.lua); a breaker closed meanwhile has already released its events.
+    if redis.call('HGET', K.breaker(ARGV[13]), 'state') == 'open' then
+      redis.call('ZADD', K.waiting(ARGV[13]), redis.call('HGET', ev, 'received_at'), id)
+    else
+      at = now
+    end
+  end
+  dispatch(ev, id, 14, at, now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')
 end

@@ -14,6 +14,8 @@ function K.status(status) return S.status .. status end
 function K.type(event_type) return S.type .. event_type end
 function K.status_type(status, event_type) return S.status_type[1] .. status .. S.status_type[2] .. event_type end
 function K.job(job_id) return S.job .. job_id end
+function K.breaker(upstream) return S.breaker .. upstream end
+function K.waiting(upstream) return S.waiting .. upstream end
 
 -- Moves an event between the status indexes and keeps `due` / `processing` in step.
 local function set_status(ev, id, event_type, old, new)

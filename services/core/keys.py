@@ -26,6 +26,8 @@ class ReconcilerKeys(NamedTuple):
     last_sweep: str
     # The totals it pushes as metrics (a hash).
     totals: str
+    # Where an unfinished sweep resumes: its range and its last key (JSON).
+    sweep_cursor: str
 
 
 class SchedulerKeys(NamedTuple):
@@ -118,7 +120,8 @@ class Keys:
     # -- reconciler -----------------------------------------------------------------
     @cached_property
     def reconciler(self) -> ReconcilerKeys:
-        return ReconcilerKeys(*(f"{self.prefix}:reconcile:{name}" for name in ("lock", "last-sweep", "totals")))
+        names = ("lock", "last-sweep", "totals", "sweep-cursor")
+        return ReconcilerKeys(*(f"{self.prefix}:reconcile:{name}" for name in names))
 
     # -- RQ and rq-scheduler ----------------------------------------------------------
     @property

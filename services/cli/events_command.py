@@ -47,8 +47,12 @@ def _details(event: dict[str, Any]) -> str:
     lines = [f"{key:>14}: {value}" for key, value in event.items() if key not in ("history", "payload")]
     lines.append("       history:")
     for entry in event["history"] or []:
+        end = entry["end"] or f"(running, alive at {entry['alive_at']})"
+        outcome = entry["outcome"] or ""
+        if outcome == "abandoned":
+            outcome += f" (last alive at {entry['alive_at']})"
         lines.append(
-            f"  #{entry['attempt']} {entry['start']} -> {entry['end'] or '(running)'} {entry['outcome'] or ''}"
+            f"  #{entry['attempt']} {entry['start']} -> {end} {outcome}"
             f" on {entry['worker']}" + (f": {entry['error']}" if entry["error"] else "")
         )
     return "\n".join(lines)

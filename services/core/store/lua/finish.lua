@@ -59,6 +59,8 @@ redis.call('HSET', ev, 'updated_at', ARGV[5], 'last_error', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', ev, 'result', ARGV[7]) end
 local entry = cjson.decode(redis.call('LINDEX', KEYS[2], -1) or '{}')
 entry.ended_at = now
+-- Its last sign of life (claim or keep-alive): when a recovered attempt was last seen.
+entry.alive_at = tonumber(redis.call('HGET', ev, 'alive_at') or '')
 entry.outcome = ARGV[9] ~= '' and ARGV[9] or outcome
 if ARGV[6] ~= '' then entry.error = ARGV[6] end
 redis.call('LSET', KEYS[2], -1, cjson.encode(entry))

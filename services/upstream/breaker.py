@@ -7,10 +7,12 @@ upstream: they neither open it nor count towards it. The transitions are one Lua
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from services.core.breakers import UPSTREAMS, BreakerState, BreakerView
 from services.core.keys import Keys
@@ -20,6 +22,8 @@ from services.core.settings import Settings
 from services.core.store import EventCalls, EventStore
 
 from .errors import RetryableError
+
+log = logging.getLogger("mpwh.upstream")
 
 # A worker that saw its breaker closed trusts that for this long before asking Redis
 # again, so a healthy upstream costs no round trip per call; another worker's opening is
@@ -79,9 +83,15 @@ class Breaker:
             self._clean = True
             self._closed_until = time.monotonic() + CLOSED_TRUST_SECONDS
             if closed_it:
-                # Not atomic with the closing: should this worker die in between, the
-                # waiting events still come back at their next probe time.
-                self._release(self.upstream)
+                # Not atomic with the closing: should this worker die in between, or Redis
+                # fail here, the waiting events still come back at their next probe time,
+                # and the call that just succeeded is not turned into a failure.
+                try:
+                    self._release(self.upstream)
+                except RedisError as error:
+                    log.warning(
+                        "releasing the waiting events failed", extra={"upstream": self.upstream, "error": str(error)}
+                    )
 
     def failed(self, error: RetryableError) -> RetryableError:
         """Records a retryable failure; returns the error to raise: UpstreamUnavailableError

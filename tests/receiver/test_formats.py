@@ -109,7 +109,8 @@ def test_malformed_bodies_are_400_and_store_nothing(receiver: Receiver, content:
     receiver.assert_nothing_stored()
 
 
-def test_the_document_declares_what_a_webhooks_format_body_needs(receiver: Receiver):
+def test_the_document_declares_what_a_webhooks_format_body_needs(start_receiver):
+    receiver = start_receiver(RECEIVER_DOCS_ENABLED="true")
     operation = receiver.http.get("/openapi.json").json()["paths"]["/webhooks/mp"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["type", "data"]

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_filters(listing, default_status=None, default_limit=50)
     show = actions.add_parser("show", help="one event with its attempt history")
     show.add_argument("event_id")
-    actions.add_parser("stats", help="counts by status and by type")
+    actions.add_parser("stats", help="counts by status and by type, and the upstreams' breakers")
     for action in (listing, show, actions.choices["stats"]):
         action.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -35,10 +35,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stats = store.stats()
     if args.json:
-        print(dump({"by_status": stats.by_status, "by_type": stats.by_type}))
+        print(dump(stats.to_api()))
     else:
         print("by status: " + ", ".join(f"{k} {v}" for k, v in stats.by_status.items()))
         print("by type:   " + (", ".join(f"{k} {v}" for k, v in stats.by_type.items()) or "none yet"))
+        print("breakers:  " + ", ".join(f"{k} {v.describe()}" for k, v in stats.breakers.items()))
     return 0
 
 
@@ -46,8 +47,12 @@ def _details(event: dict[str, Any]) -> str:
     lines = [f"{key:>14}: {value}" for key, value in event.items() if key not in ("history", "payload")]
     lines.append("       history:")
     for entry in event["history"] or []:
+        end = entry["end"] or f"(running, alive at {entry['alive_at']})"
+        outcome = entry["outcome"] or ""
+        if outcome == "abandoned":
+            outcome += f" (last alive at {entry['alive_at']})"
         lines.append(
-            f"  #{entry['attempt']} {entry['start']} -> {entry['end'] or '(running)'} {entry['outcome'] or ''}"
+            f"  #{entry['attempt']} {entry['start']} -> {end} {outcome}"
             f" on {entry['worker']}" + (f": {entry['error']}" if entry["error"] else "")
         )
     return "\n".join(lines)

@@ -48,6 +48,8 @@ class Failure:
     kind: FailureKind
     error: str
     retry_at: float
+    # With `waiting`: the upstream whose breaker is open (its closing releases the event).
+    waiting_on: str = ""
 
 
 @dataclass(frozen=True)

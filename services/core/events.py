@@ -181,6 +181,7 @@ class Event:
                     "worker": entry.get("worker"),
                     "start": iso(entry.get("started_at")),
                     "end": iso(entry.get("ended_at")),
+                    "alive_at": iso(self._alive_at(entry)),
                     "outcome": entry.get("outcome"),
                     "error": entry.get("error"),
                     # A manual retry's entry (no attempt): who asked, and when.
@@ -190,3 +191,11 @@ class Event:
                 for entry in self.history
             ]
         return body
+
+    def _alive_at(self, entry: dict[str, Any]) -> float | None:
+        """An attempt's last sign of life: the event's keep-alive while it runs, the one
+        recorded at its end afterwards (older entries have none)."""
+        running = entry.get("ended_at") is None and self.status == EventStatus.PROCESSING
+        running = running and entry.get("attempt") == self.attempts
+        value = self.alive_at if running else entry.get("alive_at")
+        return float(value) if value is not None else None

@@ -26,6 +26,8 @@ class ReconcilerKeys(NamedTuple):
     last_sweep: str
     # The totals it pushes as metrics (a hash).
     totals: str
+    # Where an unfinished sweep resumes: its range and its last key (JSON).
+    sweep_cursor: str
 
 
 class SchedulerKeys(NamedTuple):
@@ -126,10 +128,16 @@ class Keys:
         """The upstream's breaker, shared by every worker (a hash: state, failures, probe_at)."""
         return f"{self.prefix}:breaker:{upstream}"
 
+    def breaker_waiting(self, upstream: str) -> str:
+        """The events waiting for the upstream's breaker to close, released in receipt
+        order when it does (a sorted set by received_at: ids order only to the millisecond)."""
+        return f"{self.prefix}:breaker-waiting:{upstream}"
+
     # -- reconciler -----------------------------------------------------------------
     @cached_property
     def reconciler(self) -> ReconcilerKeys:
-        return ReconcilerKeys(*(f"{self.prefix}:reconcile:{name}" for name in ("lock", "last-sweep", "totals")))
+        names = ("lock", "last-sweep", "totals", "sweep-cursor")
+        return ReconcilerKeys(*(f"{self.prefix}:reconcile:{name}" for name in names))
 
     # -- RQ and rq-scheduler ----------------------------------------------------------
     @property
@@ -177,6 +185,8 @@ class Keys:
                 "queue": self.queue,
                 "queues": self.queues,
                 "scheduled": self.scheduler.jobs,
+                "breaker": self.breaker(""),
+                "waiting": self.breaker_waiting(""),
             },
             separators=(",", ":"),
         )

@@ -45,10 +45,9 @@ async def list_events(
     return {"items": [event.to_api(with_history=False) for event in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/stats", summary="Counts by status and by type")
+@router.get("/stats", summary="Counts by status and by type, and the upstreams' breakers")
 async def event_stats(request: Request) -> dict[str, Any]:
-    stats = await receiver_state(request).store.stats()
-    return {"by_status": stats.by_status, "by_type": stats.by_type}
+    return (await receiver_state(request).store.stats()).to_api()
 
 
 @router.get(

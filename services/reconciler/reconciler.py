@@ -7,6 +7,7 @@ processing, so a repaired event looks like any other retry in its history."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -184,11 +185,18 @@ class Reconciler:
         SWEEP_OVERLAP_SECONDS, for payments the search indexes late), however long ago,
         or the last RECONCILE_SWEEP_WINDOW_MINUTES on a first sweep. One pass covers at
         most SWEEP_MAX_SPAN_SECONDS of updates and SWEEP_MAX_PAGES pages: a longer gap is
-        caught up by the passes that follow, each recording how far it got."""
-        last = self.redis.get(self.keys.reconciler.last_sweep)
-        begin = float(last) - SWEEP_OVERLAP_SECONDS if last else now - self.settings.reconcile_sweep_window_minutes * 60
-        end = min(now, begin + SWEEP_MAX_SPAN_SECONDS)
-        sweep = Sweep(_mp_time(begin), _mp_time(end))
+        caught up by the passes that follow. A pass out of pages stores its cursor (range,
+        last key, ids read at it) and the next one resumes exactly there, with no
+        overlap, so passes progress however many payments change within the overlap."""
+        saved = self.redis.get(self.keys.reconciler.sweep_cursor)
+        if saved:
+            sweep = Sweep.resume(saved)
+        else:
+            last = self.redis.get(self.keys.reconciler.last_sweep)
+            window = self.settings.reconcile_sweep_window_minutes * 60
+            begin = float(last) - SWEEP_OVERLAP_SECONDS if last else now - window
+            sweep = Sweep(begin, min(now, begin + SWEEP_MAX_SPAN_SECONDS))
+        end = sweep.end_ts
         try:
             while sweep.pages < SWEEP_MAX_PAGES:
                 results = sweep.read(mercadopago, self.settings.reconcile_sweep_page_size)
@@ -202,9 +210,15 @@ class Reconciler:
             raise
         # How far the search is complete: to `end`, or (out of pages) to the last update seen.
         covered = end if sweep.done else updated_timestamp({"date_last_updated": sweep.cursor})
-        self.redis.set(self.keys.reconciler.last_sweep, repr(covered))
+        progress = self.redis.pipeline()
+        progress.set(self.keys.reconciler.last_sweep, repr(covered))
+        if sweep.done:
+            progress.delete(self.keys.reconciler.sweep_cursor)
+        else:
+            progress.set(self.keys.reconciler.sweep_cursor, sweep.saved())
+        progress.execute()
         summary.sweep = f"{sweep.seen} payments updated {sweep.begin} .. {_mp_time(covered)} checked"
-        if covered < now:
+        if not sweep.done or now - covered >= 1:
             summary.sweep += f"; behind by {int(now - covered)}s, the next passes catch up"
 
     def _unprocessed(self, payment: dict[str, Any]) -> bool:
@@ -247,12 +261,25 @@ class Sweep:
     sweep leaves the range without shifting the ones after it, as it would under offset
     paging. Only when a whole page shares one instant does the offset step over it."""
 
-    def __init__(self, begin: str, end: str) -> None:
-        self.begin, self.end = begin, end
-        self.cursor = begin
+    def __init__(self, begin_ts: float, end_ts: float) -> None:
+        self.begin_ts, self.end_ts = begin_ts, end_ts
+        self.begin, self.end = _mp_time(begin_ts), _mp_time(end_ts)
+        self.cursor = self.begin
         self.read_at_cursor: set[str] = set()
         self.pages = self.seen = 0
         self.done = False
+
+    def saved(self) -> str:
+        """What the next pass resumes from (see `resume`)."""
+        state = {"begin": self.begin_ts, "end": self.end_ts, "cursor": self.cursor, "read": sorted(self.read_at_cursor)}
+        return json.dumps(state)
+
+    @classmethod
+    def resume(cls, saved: str | bytes) -> Sweep:
+        state = json.loads(saved)
+        sweep = cls(float(state["begin"]), float(state["end"]))
+        sweep.cursor, sweep.read_at_cursor = str(state["cursor"]), {str(i) for i in state["read"]}
+        return sweep
 
     def read(self, mercadopago: MercadoPago, limit: int) -> list[dict[str, Any]]:
         """The next page's payments not read before."""

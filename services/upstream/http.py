@@ -17,11 +17,13 @@ import httpx
 from services.core.deadline import Deadline
 
 from .breaker import Breaker
+from .deadline_io import bounded_by, bounded_transport
 from .errors import PermanentError, RetryableError
 from .metrics import UPSTREAM_DURATION, UPSTREAM_REQUESTS
 
 # Connect fails fast; a slow read is given longer. Each call also ends by its caller's
-# deadline: every phase's timeout is clamped to the time the deadline leaves.
+# deadline: every phase's timeout is clamped to the time the deadline leaves, and every
+# socket wait inside the call too (deadline_io), so a trickling answer cannot outlast it.
 TIMEOUT = httpx.Timeout(connect=3.0, read=15.0, write=10.0, pool=5.0)
 LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10)
 # Sent with every request; the API's own headers (authorization, version) are added.
@@ -106,7 +108,7 @@ class Upstream:
         self.on_wait = on_wait
         self.max_inline_wait = max_inline_wait
         self.breaker = breaker
-        self.transport = httpx.HTTPTransport(limits=LIMITS, proxy=proxy_for(self.base_url))
+        self.transport = bounded_transport(LIMITS, proxy_for(self.base_url))
         self._timeouts = timeout.as_dict()
         # The metrics' children, looked up once (per status code) instead of per call.
         self._duration = UPSTREAM_DURATION.labels(name)
@@ -170,7 +172,8 @@ class Upstream:
         timeouts = {phase: deadline.clamp(seconds) for phase, seconds in self._timeouts.items() if seconds}
         started = time.perf_counter()
         try:
-            response = self._exchange(method, path, {"timeout": timeouts}, **kwargs)
+            with bounded_by(deadline):  # each socket wait, headers and body too, ends by the deadline
+                response = self._exchange(method, path, {"timeout": timeouts}, **kwargs)
         except httpx.TimeoutException as error:
             self._observe("timeout", started)
             raise RetryableError(step, f"timeout ({type(error).__name__})") from None

@@ -10,9 +10,10 @@ from prometheus_client.registry import Collector
 from redis import Redis
 from redis.exceptions import RedisError
 
+from services.core.breakers import UPSTREAMS, BreakerState
 from services.core.keys import Keys
 
-from .breaker import UPSTREAMS, BreakerState, breaker_states
+from .breaker import breaker_states
 
 UPSTREAM_REQUESTS = Counter(
     "mpwh_upstream_requests_total",

@@ -67,7 +67,8 @@ class Processor:
             raise
         except UpstreamUnavailableError as error:
             # Not the event's fault: it waits for the breaker's next probe, uncounted.
-            failure = Failure(FailureKind.WAITING, str(error), time.time() + (error.retry_after or 0.0))
+            retry_at = time.time() + (error.retry_after or 0.0)
+            failure = Failure(FailureKind.WAITING, str(error), retry_at, waiting_on=error.upstream)
         except RetryableError as error:
             failure = self._failure(FailureKind.RETRYABLE, str(error), claim.attempt, error.retry_after)
         except PermanentError as error:

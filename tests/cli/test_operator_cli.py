@@ -10,6 +10,9 @@ import pytest
 from services.cli.main import main
 from services.core.attempts import FailureKind
 from services.core.events import NewEvent
+from services.core.timestamps import iso
+from services.upstream.breaker import breaker_for
+from services.upstream.errors import RetryableError
 from tests.support.store import end_attempt, start_attempt
 
 
@@ -140,6 +143,38 @@ def test_events_list_show_stats(cli, store, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["by_status"]["failed"] == 1 and stats["by_type"] == {"merchant_order": 1, "payment": 1}
     assert cli("events", "show", "missing") == 1
+
+
+def test_events_show_the_attempts_last_sign_of_life(cli, store, capsys):
+    started = time.time() - 30
+    notification = NewEvent(source="webhook", type="payment", resource_id="88", webhook_id="w88")
+    _, event_id = store.receive(notification, now=started)
+    attempt = start_attempt(store, event_id, now=started)
+    assert store.keep(event_id, attempt, now=started + 12)
+    assert cli("events", "show", event_id, "--json") == 0
+    [running] = json.loads(capsys.readouterr().out)["history"]
+    assert running["end"] is None and running["alive_at"] == iso(started + 12)
+    assert cli("events", "show", event_id) == 0
+    assert f"-> (running, alive at {iso(started + 12)})" in capsys.readouterr().out
+
+    assert end_attempt(store, event_id, attempt, FailureKind.RETRYABLE, error="503", now=started + 20) == "retry"
+    assert cli("events", "show", event_id, "--json") == 0
+    [ended] = json.loads(capsys.readouterr().out)["history"]
+    assert ended["end"] == iso(started + 20) and ended["alive_at"] == iso(started + 12)
+
+
+def test_events_stats_show_the_breakers(cli, store, capsys):
+    settings = store.calls.settings
+    breaker = breaker_for(store.redis, settings, "mercadopago")
+    for _ in range(settings.breaker_failures):
+        breaker.failed(RetryableError("mercadopago GET /v1/payments/1", "503"))
+    assert cli("events", "stats") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith("breakers:  mercadopago OPEN since ") and "next probe" in lines[2]
+    assert lines[2].endswith("highlevel closed")
+    assert cli("events", "stats", "--json") == 0
+    breakers = json.loads(capsys.readouterr().out)["breakers"]
+    assert breakers["mercadopago"]["state"] == "open" and breakers["highlevel"]["state"] == "closed"
 
 
 def test_bad_configuration_is_one_clear_line(monkeypatch, capsys):

@@ -334,6 +334,8 @@ def test_environment_of_each_component(scenario: str, render: Any) -> None:
     values = scenario_values(scenario)
     data = config_data(rendered)
     assert data["JOB_TIMEOUT_SECONDS"] == str(scenario_values(scenario)["config"]["jobTimeoutSeconds"])
+    assert data["BREAKER_FAILURES"] == str(values["config"]["breakerFailures"])
+    assert data["BREAKER_PROBE_SECONDS"] == str(values["config"]["breakerProbeSeconds"])
     expected_secrets = {
         "receiver": {"MP_WEBHOOK_SECRET", "API_TOKEN", "API_READ_TOKEN"},
         "worker": {"MP_ACCESS_TOKEN", "GHL_API_TOKEN"},

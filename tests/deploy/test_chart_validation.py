@@ -143,6 +143,8 @@ def test_one_dashboard_configmap_per_file(render: Any) -> None:
 BAD_VALUES = [
     (["config.logLevel=LOUD"], "/config/logLevel"),
     (["config.jobTimeoutSeconds=0"], "/config/jobTimeoutSeconds"),
+    (["config.breakerFailures=0"], "/config/breakerFailures"),
+    (["config.breakerProbeSeconds=0"], "/config/breakerProbeSeconds"),
     (["config.mpApiBaseUrl=ftp://api"], "/config/mpApiBaseUrl"),
     (["config.retryDelays={60,-1}"], "/config/retryDelays/1"),
     (["config.reconcileSweepEnabled=maybe"], "/config/reconcileSweepEnabled"),

@@ -274,8 +274,10 @@ def _check(command: str, chart: Rendered) -> None:
         profiles = {profile["name"] for profile in config["profiles"]}
         assert "-p" not in words or words[words.index("-p") + 1] in profiles, f"profiles: {profiles}"
     elif head == "export":
-        # PATH is the shell's (where a tool is found); every other export is a setting.
-        names = [w.split("=", 1)[0] for w in words[1:] if not w.startswith("PATH=")]
+        assignments = dict(w.split("=", 1) for w in words[1:])
+        # PATH may only gain the tools ./scripts/test installs; every other name is a setting.
+        assert assignments.pop("PATH", "$PWD/.tools/bin:$PATH") == "$PWD/.tools/bin:$PATH"
+        names = list(assignments)
         settings = load_settings({name: "value" for name in names})
         assert all(getattr(settings, name.lower()) == "value" for name in names)
     else:

@@ -12,6 +12,9 @@ import pytest
 
 from services.core.attempts import FailureKind
 from services.core.events import NewEvent
+from services.core.timestamps import parse_instant
+from services.upstream.breaker import breaker_for
+from services.upstream.errors import RetryableError
 from tests.support.store import end_attempt, start_attempt
 
 from .conftest import Receiver, signed_headers, unique, webhook_body
@@ -355,10 +358,23 @@ def test_stats_counts_by_status_and_type(receiver: Receiver):
 
     response = receiver.api("GET", "/stats")
     assert response.status_code == 200
-    assert response.json() == {
-        "by_status": {"pending": 5, "processing": 1, "success": 1, "failed": 1},
-        "by_type": {"merchant_order": 2, "payment": 6},
-    }
+    stats = response.json()
+    assert stats["by_status"] == {"pending": 5, "processing": 1, "success": 1, "failed": 1}
+    assert stats["by_type"] == {"merchant_order": 2, "payment": 6}
+    closed = {"state": "closed", "failures": 0, "opened_at": None, "next_probe_at": None}
+    assert stats["breakers"] == {"mercadopago": closed, "highlevel": closed}
+
+
+def test_stats_show_an_open_breaker(receiver: Receiver):
+    breaker = breaker_for(receiver.raw, receiver.settings, "highlevel")
+    for _ in range(receiver.settings.breaker_failures):
+        breaker.failed(RetryableError("highlevel POST /contacts/c/tags", "503"))
+    stats = receiver.api("GET", "/stats").json()
+    assert stats["breakers"]["mercadopago"]["state"] == "closed"
+    shown = stats["breakers"]["highlevel"]
+    assert shown["state"] == "open" and shown["failures"] == receiver.settings.breaker_failures
+    opened, probe = parse_instant(shown["opened_at"]), parse_instant(shown["next_probe_at"])
+    assert probe - opened == pytest.approx(receiver.settings.breaker_probe_seconds, abs=0.01)
 
 
 def test_the_document_declares_the_filters_rules(start_receiver: Callable[..., Receiver]):
@@ -376,6 +392,10 @@ def test_stats_of_an_empty_install(receiver: Receiver):
     assert receiver.api("GET", "/stats").json() == {
         "by_status": {"pending": 0, "processing": 0, "success": 0, "failed": 0},
         "by_type": {},
+        "breakers": {
+            upstream: {"state": "closed", "failures": 0, "opened_at": None, "next_probe_at": None}
+            for upstream in ("mercadopago", "highlevel")
+        },
     }
 
 

@@ -16,6 +16,7 @@ from services.core.attempts import SILENT_AFTER_SECONDS, FailureKind
 from services.core.events import NewEvent
 from services.core.redis_client import text
 from services.core.store.model import EventQuery, PaymentQuery
+from services.reconciler import reconciler as reconciler_module
 from services.reconciler.kube import Cluster
 from services.reconciler.reconciler import Reconciler
 from services.reconciler.runner import run_once
@@ -379,6 +380,31 @@ def test_a_long_gap_is_swept_in_bounded_passes(pipeline, sandbox):
             break
         assert passes < 10, summary.sweep
     assert found == 3 and passes == 4  # at most a day of changes per pass
+
+
+def test_a_pass_out_of_pages_is_resumed_from_its_cursor_by_the_next(pipeline, sandbox, monkeypatch):
+    # A budget of 2 pages of 2: 4 payments per pass, far fewer than change within the overlap.
+    monkeypatch.setattr(reconciler_module, "SWEEP_MAX_PAGES", 2)
+    state, _ = sandbox
+    run = pipeline(RECONCILE_SWEEP_PAGE_SIZE="2")
+    reconciler = Reconciler(run.settings, run.store.redis, mercadopago=MercadoPago(run.settings))
+    now = time.time()
+    assert reconciler.run_pass(now=now - 120) is not None  # the last sweep that completed
+    ids = [str(5300 + n) for n in range(11)]
+    for n, payment_id in enumerate(ids):  # all within the overlap; two share an instant
+        state.put_payment(payment_id, "approved", updated=now - 100 + min(n, 9) * 5)
+    cursor = run.store.keys.reconciler.sweep_cursor
+    found, passes = 0, 0
+    while passes == 0 or run.store.redis.get(cursor) is not None:  # each pass out of pages leaves one
+        summary = reconciler.run_pass()
+        passes += 1
+        found += summary.recovered["missed_notification"]
+        assert passes < 8, summary.sweep  # without the cursor every pass re-reads the same first four
+    assert found == len(ids) and passes > 1
+    swept = [e for e in run.store.page(EventQuery(limit=50)).items if e.source == "reconcile"]
+    assert sorted(e.resource_id for e in swept) == ids
+    # Finished: the next pass starts over from the end less the overlap.
+    assert reconciler.run_pass().recovered["missed_notification"] == 0
 
 
 def test_a_payment_changing_between_two_pages_skips_none(pipeline, sandbox):

@@ -8,9 +8,10 @@ import threading
 
 from prometheus_client import REGISTRY
 
+from services.core.breakers import BreakerState
 from services.core.keys import Keys
 from services.sandbox.state import Chaos
-from services.upstream.breaker import BreakerState, UpstreamUnavailableError, breaker_for, breaker_states
+from services.upstream.breaker import UpstreamUnavailableError, breaker_for, breaker_states
 from services.upstream.errors import RetryableError
 from services.upstream.metrics import BreakerCollector
 from tests.support.waiting import wait_until
@@ -90,3 +91,32 @@ def test_one_probe_per_interval_across_workers(make_settings, redis_client):
         REGISTRY.unregister(collector)
     admitted[0].succeeded()  # the probe's success closes it for everyone
     assert breaker_states(client, Keys(settings.key_prefix))["highlevel"] == BreakerState.CLOSED
+
+
+def test_closing_releases_the_waiting_events_at_once_in_receipt_order(pipeline, sandbox):
+    state, _ = sandbox
+    contacts = [state.add_contact(f"w{n}@example.com") for n in range(4)]
+    for n, contact in enumerate(contacts):
+        state.put_payment(str(6100 + n), "approved", metadata={"ghl_contact_id": contact})
+    state.chaos["ghl"] = Chaos(outage=True)
+    # Probes an hour apart: without the release the events would wait that long.
+    run = pipeline(RETRY_DELAYS="1,1,1", BREAKER_FAILURES="1", BREAKER_PROBE_SECONDS="3600")
+    events = [run.notify(str(6100 + n)) for n in range(4)]
+    run.work()
+    keys, redis = run.store.keys, run.store.redis
+    assert breaker_states(redis, keys)["highlevel"] == BreakerState.OPEN
+    assert all(run.store.get(e).status == "pending" for e in events)
+    assert redis.llen(keys.queue) == 0 and redis.zcard(keys.scheduler.jobs) == len(events)
+
+    del state.chaos["ghl"]
+    redis.hset(keys.breaker("highlevel"), "probe_at", "0")  # the probe is due: one goes out
+    probe = breaker_for(redis, run.settings, "highlevel")
+    probe.admit("highlevel POST /contacts/c/tags")
+    probe.succeeded()
+
+    queued = [job.decode() for job in redis.lrange(keys.queue, 0, -1)]
+    assert queued == [run.store.job_of(e) for e in events]  # receipt order, none left scheduled
+    assert redis.zcard(keys.scheduler.jobs) == 0 and redis.zcard(keys.breaker_waiting("highlevel")) == 0
+    run.work()  # no scheduler step: nothing waits for its probe time
+    assert [run.store.get(e).status for e in events] == ["success"] * len(events)
+    assert all(state.contacts[c]["tags"] == ["mp-payment-approved"] for c in contacts)

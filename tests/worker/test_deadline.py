@@ -3,6 +3,8 @@ in it, and only the current attempt may take, keep or release a payment's lock."
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import pytest
@@ -42,6 +44,57 @@ def test_slow_highlevel_attempt_ends_by_its_deadline_and_the_next_status_goes_fi
     run.work()
     event = run.store.get(second)
     assert event.status == "success" and event.attempts == 1 and event.result["action"] == "tagged"
+
+
+@pytest.fixture
+def trickling_mercadopago():
+    """A Mercado Pago on 127.0.0.1 whose payment answer arrives a byte every 0.5 s for
+    20 s: each read is quick, the whole answer is not."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    requests: list[bytes] = []
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                requests.append(connection.recv(65536))
+                body = b'{"id": 5003, "status": "approved"}'.ljust(40)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+                connection.sendall(b"Content-Length: %d\r\n\r\n" % len(body))
+                try:
+                    for byte in body:
+                        if stop.wait(0.5):
+                            break
+                        connection.sendall(bytes([byte]))
+                except OSError:
+                    pass  # the client gave up: what the test expects
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", requests
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_an_answer_trickling_past_the_deadline_ends_the_attempt_by_it(pipeline, trickling_mercadopago):
+    url, requests = trickling_mercadopago
+    run = pipeline(JOB_TIMEOUT_SECONDS="6", RETRY_DELAYS="1,1,1", MP_API_BASE_URL=url)
+    event_id = run.notify("5003")
+    run.work()
+
+    event = run.store.get(event_id)
+    [attempt] = event.history
+    assert event.status == "pending" and attempt["outcome"] == "retry"
+    assert attempt["ended_at"] - attempt["started_at"] < 6
+    assert "mercadopago GET /v1/payments/5003: timeout" in attempt["error"]
+    [request] = requests
+    assert request.startswith(b"GET /v1/payments/5003 ") and b"authorization: bearer " in request.lower()
 
 
 def test_rq_job_timeout_is_not_an_ordinary_retry(pipeline):

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from .. import rqjobs
 from ..attempts import SILENT_AFTER_SECONDS, Claim, Ending, FailureKind, Outcome, Skip, SkipReason
+from ..breakers import UPSTREAMS, BreakerView
 from ..events import Event, EventStatus, NewEvent
 from ..ids import id_floor, new_event_id
 from ..keys import Keys
@@ -56,6 +57,7 @@ class Script(StrEnum):
     PAYMENTS_PAGE = "payments_page"
     PAYMENT = "payment"
     EXPIRE_PAYMENTS = "expire_payments"
+    RELEASE = "release"
 
 
 # Events shown with one payment (its detail page, the API).
@@ -183,9 +185,14 @@ class EventCalls:
             return Stats(
                 by_status={status: int(count) for status, count in zip(EventStatus, result[0], strict=True)},
                 by_type={event_type: int(count) for event_type, count in sorted(by_type.items())},
+                breakers={
+                    upstream: BreakerView.from_redis(_decode_map(raw))
+                    for upstream, raw in zip(UPSTREAMS, result[2], strict=True)
+                },
             )
 
-        return self._call(Script.STATS, self._status_indexes, [], parse)
+        keys = [*self._status_indexes, *(self.keys.breaker(upstream) for upstream in UPSTREAMS)]
+        return self._call(Script.STATS, keys, [len(self._status_indexes)], parse)
 
     def requeue(
         self,
@@ -257,6 +264,7 @@ class EventCalls:
             effects.tagged.status if effects and effects.tagged else "",
             SILENT_AFTER_SECONDS,
             effects.tagged.record() if effects and effects.tagged else "",
+            failure.waiting_on if failure else "",
         ]
         if failure is not None and failure.kind in (FailureKind.RETRYABLE, FailureKind.WAITING):
             args += self._job(event_id)  # the retry's job: only these failures can need one
@@ -277,6 +285,12 @@ class EventCalls:
             )
 
         return self._call(Script.PIPELINE, self._status_indexes, [repr(now)], parse)
+
+    def release_waiting(self, upstream: str, now: float | None = None) -> ScriptCall[int]:
+        """Queues now, in receipt order, the events waiting for the upstream's breaker
+        (see release.lua); how many it queued."""
+        now = time.time() if now is None else now
+        return self._call(Script.RELEASE, [self.keys.breaker_waiting(upstream)], [repr(now)], int)
 
     def delete_finished(self, event_id: str) -> ScriptCall[bool]:
         keys = [self.keys.event(event_id), self.keys.history(event_id)]

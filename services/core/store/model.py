@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from ..breakers import BreakerView
 from ..events import Event, EventStatus
 from ..payments import Payment
 
@@ -93,6 +94,15 @@ class PaymentPage:
 class Stats:
     by_status: dict[EventStatus, int]
     by_type: dict[str, int]
+    breakers: dict[str, BreakerView]
+
+    def to_api(self) -> dict[str, Any]:
+        """What GET /api/webhook-events/stats and `events stats --json` print."""
+        return {
+            "by_status": self.by_status,
+            "by_type": self.by_type,
+            "breakers": {upstream: view.to_api() for upstream, view in self.breakers.items()},
+        }
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,9 @@ class EventStore:
     def finish(self, event_id: str, ending: Ending, now: float | None = None) -> Outcome:
         return self._run(self.calls.finish(event_id, ending, now=now))
 
+    def release_waiting(self, upstream: str) -> int:
+        return self._run(self.calls.release_waiting(upstream))
+
     # What only the reconciler does.
     def abandon(self, event_id: str, attempt: int, failure: Failure, now: float | None = None) -> Outcome:
         return self._run(self.calls.finish(event_id, Ending(attempt, failure), abandoned=True, now=now))

@@ -7,8 +7,9 @@
 -- ARGV[9] '' or 'abandoned' (the reconciler's recovery, for the history), ARGV[10] the
 -- contact found, ARGV[11] the status tagged (both may be ''), ARGV[12] how long an
 -- attempt is silent before its worker counts as gone, ARGV[13] the tagged status's record
--- (when, which tags: services/core/payments.py Tagging; may be ''), ARGV[14..16] the
--- retry's RQ job (see dispatch; sent only with a failure that can retry).
+-- (when, which tags: services/core/payments.py Tagging; may be ''), ARGV[14] with
+-- 'waiting' the upstream waited for ('' otherwise), ARGV[15..17] the retry's RQ job (see
+-- dispatch; sent only with a retryable or waiting failure, the only ones that can retry).
 local ev, id = KEYS[1], ARGV[2]
 
 -- The payment's effects record what already happened at GoHighLevel, so they apply
@@ -63,11 +64,23 @@ redis.call('HSET', ev, 'updated_at', ARGV[5], 'last_error', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', ev, 'result', ARGV[7]) end
 local entry = cjson.decode(redis.call('LINDEX', KEYS[2], -1) or '{}')
 entry.ended_at = now
+-- Its last sign of life (claim or keep-alive): when a recovered attempt was last seen.
+entry.alive_at = tonumber(redis.call('HGET', ev, 'alive_at') or '')
 entry.outcome = ARGV[9] ~= '' and ARGV[9] or outcome
 if ARGV[6] ~= '' then entry.error = ARGV[6] end
 redis.call('LSET', KEYS[2], -1, cjson.encode(entry))
 if again then
-  dispatch(ev, id, 14, tonumber(ARGV[8]), now)
+  local at = tonumber(ARGV[8])
+  if outcome == 'waiting' and ARGV[14] ~= '' then
+    -- Waits in the upstream's index for the breaker's closing to release it in receipt
+    -- order (release.lua); a breaker closed meanwhile has already released its events.
+    if redis.call('HGET', K.breaker(ARGV[14]), 'state') == 'open' then
+      redis.call('ZADD', K.waiting(ARGV[14]), redis.call('HGET', ev, 'received_at'), id)
+    else
+      at = now
+    end
+  end
+  dispatch(ev, id, 15, at, now)
 else
   redis.call('HSET', ev, 'next_retry_at', '')
 end

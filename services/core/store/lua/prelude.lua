@@ -16,6 +16,8 @@ function K.status_type(status, event_type) return S.status_type[1] .. status .. 
 function K.job(job_id) return S.job .. job_id end
 function K.resource(resource_id) return S.resource .. resource_id end
 function K.payment(payment_id) return S.payment .. payment_id end
+function K.breaker(upstream) return S.breaker .. upstream end
+function K.waiting(upstream) return S.waiting .. upstream end
 
 -- Moves an event between the status indexes and keeps `due` / `processing` in step.
 local function set_status(ev, id, event_type, old, new)

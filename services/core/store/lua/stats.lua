@@ -1,7 +1,9 @@
--- Counts by status and by type, from the index cardinalities (no scan).
--- KEYS: the status indexes.
+-- Counts by status and by type, from the index cardinalities (no scan), and every
+-- upstream's breaker as its hash holds it (services/core/breakers.py reads it).
+-- KEYS: the status indexes, then the breakers. ARGV[2] how many status indexes.
+local statuses = tonumber(ARGV[2])
 local by_status = {}
-for i = 1, #KEYS do
+for i = 1, statuses do
   by_status[#by_status + 1] = redis.call('ZCARD', KEYS[i])
 end
 local by_type = {}
@@ -9,4 +11,8 @@ for _, event_type in ipairs(redis.call('SMEMBERS', K.types)) do
   by_type[#by_type + 1] = event_type
   by_type[#by_type + 1] = redis.call('ZCARD', K.type(event_type))
 end
-return {by_status, by_type}
+local breakers = {}
+for i = statuses + 1, #KEYS do
+  breakers[#breakers + 1] = redis.call('HGETALL', KEYS[i])
+end
+return {by_status, by_type, breakers}

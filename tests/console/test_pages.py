@@ -14,6 +14,8 @@ from services.console.sessions import COOKIE, SessionCodec
 from services.core.attempts import FailureKind
 from services.core.auth import Scope
 from services.core.settings import ConfigError
+from services.upstream.breaker import breaker_for
+from services.upstream.errors import RetryableError
 from tests.support.store import end_attempt, notify, start_attempt
 
 from .conftest import READ_TOKEN, SESSION_SECRET, Console, csrf_of
@@ -141,6 +143,20 @@ def test_the_strip_shows_the_pipeline_as_the_store_reads_it(console: Console):
     assert f'<span data-gauge="queue">queue <strong>{snapshot.queue_depth}</strong></span>' in strip
     assert '<span data-gauge="scheduled">scheduled retries <strong>1</strong></span>' in strip
     assert 'data-gauge="oldest-pending">oldest pending <strong>' in strip
+
+
+def test_the_strip_shows_each_upstream_breaker(console: Console):
+    breaker = breaker_for(console.store.redis, console.settings, "highlevel")
+    for _ in range(console.settings.breaker_failures):
+        breaker.failed(RetryableError("highlevel POST /contacts/c/tags", "503"))
+    console.sign_in()
+    strip = console.http.get("/console/events").text.split('aria-label="Pipeline">', 1)[1].split("</div>", 1)[0]
+    assert (
+        '<span data-breaker="mercadopago" data-state="closed" class="breaker-closed">mercadopago <strong>closed'
+        in strip
+    )
+    shown = strip.split('<span data-breaker="highlevel" data-state="open" class="breaker-open">', 1)[1]
+    assert shown.startswith("highlevel <strong>OPEN since ") and "next probe" in shown
 
 
 def test_cursor_paging_fifty_a_page(console: Console):

@@ -55,8 +55,9 @@ API_TOKEN = "chaos-token"
 MP_TOKEN = "APP_USR-chaos"
 GHL_TOKEN = "pit-chaos"
 LOCATION = "loc-chaos"
-# Short, so an outage of a few seconds outlasts the whole schedule.
-RETRY_DELAYS = "1,2,3"
+# Short, so an outage of some seconds outlasts the whole schedule (15 s), yet six
+# attempts, so the background faults alone (a few % of calls) do not exhaust it.
+RETRY_DELAYS = "1,2,3,4,5"
 STATUSES = ("pending", "in_process", "approved", "refunded")
 # After a Redis restart the receivers' clients reconnect on their next request.
 REDIS_GRACE_SECONDS = 3.0
@@ -74,13 +75,13 @@ class Profile:
 
     @classmethod
     def short(cls, seed: int | None = None) -> Profile:
-        return cls(75.0, 2, 1, 10.0, 60.0, seed if seed is not None else random.randrange(2**32))
+        return cls(75.0, 2, 1, 18.0, 60.0, seed if seed is not None else random.randrange(2**32))
 
     @classmethod
     def minutes(cls, minutes: float, seed: int | None = None) -> Profile:
         load = minutes * 60 - 45
         return cls(
-            load, 2, max(1, round(load / 45)), 12.0, 180.0, seed if seed is not None else random.randrange(2**32)
+            load, 2, max(1, round(load / 45)), 20.0, 180.0, seed if seed is not None else random.randrange(2**32)
         )
 
 
@@ -363,7 +364,7 @@ class Chaos:
     outages: list[tuple[str, float, float]] = field(default_factory=list)
 
 
-BACKGROUND = {"error_rate": 0.05, "throttle_rate": 0.05, "timeout_rate": 0.003, "latency_seconds": 0.05}
+BACKGROUND = {"error_rate": 0.02, "throttle_rate": 0.05, "timeout_rate": 0.003, "latency_seconds": 0.05}
 
 
 def _set_chaos(system: System, upstream: str, **chaos: Any) -> None:
@@ -379,6 +380,18 @@ def _kill_and_restart(process: Process, down_seconds: float) -> tuple[float, flo
     process.start()
     process.held = False
     return down, time.time()
+
+
+def _wait_for_redis(system: System, timeout: float = 60.0) -> float:
+    client = redis.Redis(port=system.redis_port, socket_timeout=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return time.time()
+        except redis.RedisError:
+            time.sleep(0.1)
+    raise RuntimeError("Redis did not come back")
 
 
 def plan(profile: Profile, rng: random.Random) -> list[tuple[float, str]]:
@@ -402,7 +415,9 @@ def run_chaos(system: System, profile: Profile, rng: random.Random, started: flo
         elif kind == "scheduler":
             _kill_and_restart(system.scheduler, 0.5)
         elif kind == "redis":
-            chaos.redis_down.append(_kill_and_restart(system.redis, 3.0))
+            down, _ = _kill_and_restart(system.redis, 3.0)
+            # Down until it answers again: it first replays its append-only file (LOADING).
+            chaos.redis_down.append((down, _wait_for_redis(system)))
         else:
             upstream = kind.split(":")[1]
 

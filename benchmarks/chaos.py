@@ -605,13 +605,15 @@ def _tag_rows(system: System, load: Load, store: EventStore, chaos: Chaos) -> li
         (p, status.decode()) for p in load.final_status for status in client.smembers(store.keys.payment_tagged(p))
     }
     never_called = [key for key in recorded if not applied.get(key)]
-    # Attempts that ended without recording (killed, then abandoned or stale): the only
-    # ones allowed to have tagged before a later attempt tagged again.
+    # Attempts that could not record a tag GoHighLevel applied: killed (then abandoned or
+    # stale), or whose tags call timed out (the answer, and so the outcome, never reached
+    # the worker). The only ones allowed to have tagged before a later attempt tagged again.
     unrecorded: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for sent in load.sent:
         event = store.get(sent.event_id) if sent.event_id else None
         for entry in event.history if event else []:
-            if entry.get("outcome") in ("abandoned", "stale"):
+            unknown_answer = "/tags: timeout" in (entry.get("error") or "")
+            if entry.get("outcome") in ("abandoned", "stale") or unknown_answer:
                 unrecorded[sent.payment_id].append(
                     (entry.get("started_at") or 0.0, entry.get("ended_at") or time.time())
                 )
@@ -640,9 +642,9 @@ def _tag_rows(system: System, load: Load, store: EventStore, chaos: Chaos) -> li
             f"{len(recorded)} (payment, status) recorded, {len(never_called)} without a call",
         ),
         Row(
-            "extra tag calls only from killed attempts",
+            "extra tag calls only where unknowable",
             explained == extra,
-            f"{extra} extra, {explained} after an attempt killed mid-way",
+            f"{extra} extra, {explained} after an attempt killed mid-way or a tags call timed out",
         ),
         Row("tags applied to unknown contacts", unknown == 0, str(unknown)),
         Row("notification -> tag", None, figures),

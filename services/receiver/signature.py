@@ -65,6 +65,8 @@ class SignatureVerifier:
         for secret in self.secrets:
             for candidate in ids:
                 expected = hmac.new(secret.encode(), manifest(candidate, request_id, ts).encode(), hashlib.sha256)
-                matched |= hmac.compare_digest(expected.hexdigest(), received)
+                # As bytes: compare_digest refuses str with non-ASCII characters (a header
+                # may carry any Latin-1), which must be a mismatch, not an error.
+                matched |= hmac.compare_digest(expected.hexdigest().encode(), received.encode("utf-8", "surrogatepass"))
         if not matched:
             raise SignatureError("x-signature does not match")

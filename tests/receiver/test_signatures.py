@@ -85,6 +85,14 @@ def test_malformed_signature_header_is_refused(receiver: Receiver, header: str):
     receiver.assert_nothing_stored()
 
 
+def test_a_non_ascii_signature_is_refused_not_an_error(receiver: Receiver):
+    # Found by tests/fuzz/test_signature.py: hmac.compare_digest raised TypeError (a 500).
+    header = ("ts=1700000000,v1=" + "\u00e9" * 64).encode("latin-1")
+    response = receiver.post_webhook(webhook_body("123"), headers={"x-signature": header})
+    assert response.status_code == 401, response.text
+    receiver.assert_nothing_stored()
+
+
 def test_header_spelling_variants_are_accepted(receiver: Receiver):
     """Spaces after the comma, upper-case hex and the parts in another order."""
     ts = str(int(time.time()))

@@ -70,6 +70,15 @@ def test_forged_tampered_and_expired_sessions_are_no_sessions(console: Console):
     assert console.http.get("/console/payments?status=approved").status_code == 200
 
 
+def test_a_cookie_with_non_ascii_characters_is_no_session(console: Console):
+    # Found by tests/fuzz/test_console.py: hmac.compare_digest raised TypeError (a 500).
+    for cookie in (f"{COOKIE}=.\u00e9".encode("latin-1"), f"{COOKIE}=abc.d\u00e9f".encode("latin-1")):
+        page = console.http.get("/console/events", headers={"cookie": cookie})
+        assert page.status_code == 303 and page.headers["location"].startswith("/console/sign-in")
+        sign_out = console.http.post("/console/sign-out", headers={"cookie": cookie}, data={"csrf": "x"})
+        assert sign_out.status_code == 303
+
+
 def test_security_headers_on_every_answer(console: Console):
     for response in (console.http.get("/console/sign-in"), console.http.get("/console/static/console.css")):
         assert response.headers["content-security-policy"].startswith("default-src 'self'")

@@ -329,6 +329,15 @@ def test_payments_pages(console: Console, pipeline, sandbox):
     assert "paid-then" in detail and "mp-payment-approved" not in detail and " UTC" in detail
 
 
+def test_a_method_no_page_takes_is_refused_saying_which_it_takes(console: Console):
+    # Found by tests/fuzz/test_console.py: the 405 page had no Allow header.
+    console.sign_in()
+    for method, path, allowed in [("PUT", "/console/events", "GET"), ("GET", "/console/sign-out", "POST")]:
+        response = console.http.request(method, path)
+        assert response.status_code == 405 and response.headers["allow"] == allowed
+        assert response.headers["x-frame-options"] == "DENY" and "<h1>Error</h1>" in response.text
+
+
 def test_probes_and_metrics(console: Console):
     assert console.http.get("/healthz").json() == {"status": "ok"}
     assert console.http.get("/readyz").json() == {"status": "ok"}

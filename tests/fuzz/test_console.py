@@ -183,6 +183,8 @@ def _check(response: httpx.Response, origin: str) -> None:
     for cookie in response.headers.get_list("set-cookie"):
         # Browsers drop a larger cookie whole (RFC 6265 asks them to keep 4096 bytes).
         assert len(cookie) <= 4096, f"a {len(cookie)}-byte cookie"
+    if response.status_code == 405:
+        assert response.headers.get("allow"), "a 405 must say which methods are allowed (RFC 9110)"
     location = response.headers.get("location")
     if location is not None:
         # Only ever back to this console: never another host, never markup. (Starlette
@@ -231,11 +233,15 @@ def test_every_page_with_generated_query(
     query = _encoded(params)
     served.http.cookies.clear()  # only the cookie drawn: none from an earlier answer
     before = _snapshot(served.redis)
-    response = served.http.get(path + (f"?{query}" if query else ""), headers={"cookie": cookie} if cookie else {})
+    # Mostly GET; the methods no page takes must be refused as cleanly.
+    method = data.draw(st.sampled_from(["GET", "GET", "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"]))
+    response = served.http.request(
+        method, path + (f"?{query}" if query else ""), headers={"cookie": cookie} if cookie else {}
+    )
     _check(response, served.url)
-    event(f"GET {visitor}: {response.status_code}")
+    event(f"{method} {visitor}: {response.status_code}")
     # Reading never writes.
-    assert _snapshot(served.redis) == before, f"GET {path} answered {response.status_code} and changed Redis"
+    assert _snapshot(served.redis) == before, f"{method} {path} answered {response.status_code} and changed Redis"
     _follow(served, response)
 
 

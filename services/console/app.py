@@ -101,7 +101,10 @@ def create_app(settings: Settings) -> FastAPI:
         if error.status_code == 404:
             message = "There is no page here."
             return problem(request, None, 404, "Not found", message, "/console/events", "Go to the events")
-        return problem(request, None, error.status_code, "Error", str(error.detail), "/console/events", "Back")
+        page = problem(request, None, error.status_code, "Error", str(error.detail), "/console/events", "Back")
+        # A 405's `Allow` (RFC 9110 requires it) and whatever else the error carries.
+        page.headers.update(error.headers or {})
+        return page
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, error: RedisError) -> Response:

@@ -3,6 +3,7 @@ detail, and retrying (the selected events, or every failed one matching a filter
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -29,8 +30,12 @@ router = APIRouter(prefix="/console/events")
 PAGE_SIZE = 50
 # The most one "retry all failed matching" click queues; the confirmation says so.
 RETRY_ALL_LIMIT = 1000
-# Per-event results kept in the flash (a cookie: a few kilobytes at most).
+# Per-event results kept in the flash, at most this many and this many characters of
+# JSON: the flash travels in the session cookie, which a browser drops whole past 4096
+# bytes (the retry done, its answer lost). Fifty event ids fit; ids from a forged form
+# may not.
 FLASH_ITEMS = 50
+FLASH_ITEMS_CHARS = 2400
 SAID = {
     RequeueResult.QUEUED: "queued",
     RequeueResult.PROCESSING: "already running",
@@ -161,7 +166,14 @@ def _summary(what: str, results: list[tuple[str, str]]) -> Flash:
     for _, said in results:
         counts[said] = counts.get(said, 0) + 1
     text = f"{what}: " + (", ".join(f"{n} {said}" for said, n in counts.items()) or "no events matched") + "."
-    return Flash(text, tuple(results[:FLASH_ITEMS]), error="queued" not in counts and bool(results))
+    shown: list[tuple[str, str]] = []
+    size = 0
+    for item in results[:FLASH_ITEMS]:
+        size += len(json.dumps(item))
+        if size > FLASH_ITEMS_CHARS:
+            break
+        shown.append(item)
+    return Flash(text, tuple(shown), error="queued" not in counts and bool(results))
 
 
 def _back(request: Request, session: Session, flash: Flash, back: str) -> Response:

@@ -68,7 +68,8 @@ class SessionCodec:
         if not cookie or "." not in cookie:
             return None, False
         payload, _, signature = cookie.rpartition(".")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        # As bytes: compare_digest refuses str with non-ASCII, which a cookie may hold.
+        if not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             return None, False
         try:
             body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

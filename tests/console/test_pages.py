@@ -72,6 +72,15 @@ def test_forged_tampered_and_expired_sessions_are_no_sessions(console: Console):
     assert console.http.get("/console/payments?status=approved").status_code == 200
 
 
+def test_a_cookie_with_non_ascii_characters_is_no_session(console: Console):
+    # Found by tests/fuzz/test_console.py: hmac.compare_digest raised TypeError (a 500).
+    for cookie in (f"{COOKIE}=.\u00e9".encode("latin-1"), f"{COOKIE}=abc.d\u00e9f".encode("latin-1")):
+        page = console.http.get("/console/events", headers={"cookie": cookie})
+        assert page.status_code == 303 and page.headers["location"].startswith("/console/sign-in")
+        sign_out = console.http.post("/console/sign-out", headers={"cookie": cookie}, data={"csrf": "x"})
+        assert sign_out.status_code == 303
+
+
 def test_security_headers_on_every_answer(console: Console):
     for response in (console.http.get("/console/sign-in"), console.http.get("/console/static/console.css")):
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
@@ -198,6 +207,27 @@ def test_retry_selected_confirms_then_reports_each_and_records_console(console: 
     assert "requested_by: <strong>console</strong>" in detail
 
 
+def test_the_flash_of_a_retry_fits_in_a_cookie_a_browser_keeps(console: Console):
+    # Found by tests/fuzz/test_console.py: ids from a forged form made an 8 KB cookie,
+    # which browsers drop whole (the retry done, its answer never shown).
+    failed = [console.failed(f"g{n}") for n in range(3)]
+    console.sign_in()
+    csrf = csrf_of(console.http.get("/console/events").text)
+    long_ids = [f"{n}{'x' * 1000}" for n in range(6)]
+    done = console.http.post(
+        "/console/events/retry", data={"csrf": csrf, "event_id": failed + long_ids, "confirmed": "yes"}
+    )
+    assert done.status_code == 303 and len(done.headers["set-cookie"]) <= 4096
+    flash = console.http.get("/console/events").text.split('class="flash')[1].split("</div>")[0]
+    assert "3 queued, 6 unknown" in flash and all(event_id in flash for event_id in failed)
+    # Fifty real ids, what one click may select, are all listed.
+    many = [console.failed(f"h{n}") for n in range(50)]
+    done = console.http.post("/console/events/retry", data={"csrf": csrf, "event_id": many, "confirmed": "yes"})
+    assert len(done.headers["set-cookie"]) <= 4096
+    flash = console.http.get("/console/events").text.split('class="flash')[1].split("</div>")[0]
+    assert "50 queued" in flash and all(event_id in flash for event_id in many)
+
+
 def test_posts_without_the_csrf_token_are_refused(console: Console):
     event_id = console.failed("c1")
     console.sign_in()
@@ -313,6 +343,15 @@ def test_payments_pages(console: Console, pipeline, sandbox):
     detail = console.http.get("/console/payments/5001").text
     assert f'data-event-id="{first}" data-status="success"' in detail and "order-5001" in detail
     assert "paid-then" in detail and "mp-payment-approved" not in detail and " UTC" in detail
+
+
+def test_a_method_no_page_takes_is_refused_saying_which_it_takes(console: Console):
+    # Found by tests/fuzz/test_console.py: the 405 page had no Allow header.
+    console.sign_in()
+    for method, path, allowed in [("PUT", "/console/events", "GET"), ("GET", "/console/sign-out", "POST")]:
+        response = console.http.request(method, path)
+        assert response.status_code == 405 and response.headers["allow"] == allowed
+        assert response.headers["x-frame-options"] == "DENY" and "<h1>Error</h1>" in response.text
 
 
 def test_probes_and_metrics(console: Console):

@@ -5,7 +5,8 @@ ones. Every answer: no 500, no traceback, the status and body the document promi
 schema-valid request accepted (unless only credentials refuse it), and a request
 answered 4xx leaves the store exactly as it was.
 
-Another app (the console) is one more `Door` in DOORS."""
+Another app with an OpenAPI document is one more `Door` in DOORS. The console has none
+(its pages read query and form by hand): test_console.py fuzzes it."""
 
 from __future__ import annotations
 

@@ -93,6 +93,8 @@ class Reconciler:
     ) -> None:
         self.settings = settings
         self.redis = redis
+        # One per process: the pass lock's owner (see run_pass).
+        self.token = secrets.token_hex(8)
         self.store = EventStore(redis, EventCalls(settings))
         self.keys = self.store.keys
         self.cluster = cluster
@@ -100,10 +102,14 @@ class Reconciler:
 
     def run_pass(self, now: float | None = None) -> PassSummary | None:
         """Returns None when another pass holds the lock."""
-        token = secrets.token_hex(8)
+        token, lock = self.token, self.keys.reconciler.lock
         lock_seconds = max(PASS_LOCK_MIN_SECONDS, self.settings.job_timeout_seconds)
-        if not self.redis.set(self.keys.reconciler.lock, token, nx=True, ex=lock_seconds):
-            return None
+        if not self.redis.set(lock, token, nx=True, ex=lock_seconds):
+            # A lock of this process's own is one a pass could not release because Redis
+            # failed under it: the loop's next pass takes it back rather than wait it out.
+            if self.redis.get(lock) != token.encode():
+                return None
+            self.redis.expire(lock, lock_seconds)
         try:
             now = time.time() if now is None else now
             summary = PassSummary()
@@ -114,8 +120,8 @@ class Reconciler:
                 self.sweep_missed(self.mercadopago, now, summary)
             return summary
         finally:
-            if self.redis.get(self.keys.reconciler.lock) == token.encode():
-                self.redis.delete(self.keys.reconciler.lock)
+            if self.redis.get(lock) == token.encode():
+                self.redis.delete(lock)
 
     def recover_abandoned(self, now: float, summary: PassSummary) -> None:
         processing = self.store.processing_ids()

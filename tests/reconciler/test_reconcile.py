@@ -230,6 +230,20 @@ def test_overlapping_passes_second_exits_zero_saying_so(pipeline, capsys):
     assert run.store.redis.get(reconciler.keys.reconciler.lock) is None
 
 
+def test_a_pass_that_redis_failed_under_does_not_lock_out_the_next(pipeline):
+    # Found by the chaos run: Redis killed during a pass, the pass could not release its
+    # lock, and `reconcile --loop` skipped every pass until the lock expired minutes later.
+    run = pipeline()
+    reconciler = Reconciler(run.settings, run.store.redis)
+    lock = reconciler.keys.reconciler.lock
+    run.store.redis.set(lock, reconciler.token, ex=300)  # what the failed pass left
+    assert reconciler.run_pass() is not None
+    assert run.store.redis.get(lock) is None
+    # Another process's lock still keeps this one out.
+    run.store.redis.set(lock, Reconciler(run.settings, run.store.redis).token, ex=300)
+    assert reconciler.run_pass() is None
+
+
 def _finished(run, resource, received_at, outcome):
     """`outcome`: "success", or the failure kind ("permanent")."""
     event_id = notify(run.store, resource, webhook_id=resource, now=received_at)

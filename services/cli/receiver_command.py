@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .arguments import port
+from .http_serving import add_listen_arguments, serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    # A container's port, reached through its Service (and the NetworkPolicy).
-    parser.add_argument("--host", default="0.0.0.0")  # nosec B104 - listens on the pod's address
-    parser.add_argument("--port", type=port, default=8000)
+    add_listen_arguments(parser, default_port=8000)
 
 
 def run(args: argparse.Namespace) -> int:
     import gc
-
-    import uvicorn
 
     from services.core.logs import configure_logging
     from services.core.redis_client import checked_settings
@@ -29,6 +25,4 @@ def run(args: argparse.Namespace) -> int:
     # collector's reach keeps full collections (the p99 under load) short (docs/benchmarks-receiver.md).
     gc.collect()
     gc.freeze()
-    # Access logs off: every accepted notification is logged by the route, with its id.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None, server_header=False)
-    return 0
+    return serve(app, args)

@@ -61,7 +61,9 @@ def test_every_command_works_with_the_password(worker_env, locked_redis, command
 
 @pytest.mark.parametrize("password", [None, "wrong-password"], ids=["missing", "wrong"])
 # The receiver stops at the credentials check, before it would bind its port.
-@pytest.mark.parametrize("command", [*COMMANDS, ("receiver", "--port", "18765")], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [*COMMANDS, ("receiver", "--port", "18765"), ("console", "--port", "18766")], ids=" ".join
+)
 def test_without_the_right_password_every_command_stops_with_one_line(worker_env, locked_redis, command, password):
     result = cli(worker_env(REDIS_URL=locked_redis.url, REDIS_PASSWORD=password), *command)
     assert result.returncode == 2

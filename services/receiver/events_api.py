@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from services.core.auth import Scope
 from services.core.events import EventStatus
-from services.core.store.model import MAX_PAGE, EventQuery, Requester, RequeueMode, RequeueResult
+from services.core.store.model import EventQuery, Requester, RequeueMode, RequeueResult
 
 from .api_auth import AUTH_RESPONSES, require
-from .params import instant, instant_query
+from .params import PageCursor, PageSize, instant, instant_query
 from .state import receiver_state
 
 router = APIRouter(
@@ -30,8 +30,8 @@ async def list_events(
     type: Annotated[str | None, Query(description="notification type, e.g. payment")] = None,
     since: Annotated[str | None, instant_query("inclusive lower bound")] = None,
     until: Annotated[str | None, instant_query("inclusive upper bound")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: PageSize = 50,
+    cursor: PageCursor = None,
 ) -> dict[str, Any]:
     query = EventQuery(
         status=status,

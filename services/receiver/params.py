@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Query
 
+from services.core.store.model import MAX_PAGE
 from services.core.timestamps import parse_instant
+
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
+PageCursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
 
 def instant_query(description: str) -> Any:

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from services.core.auth import Scope
-from services.core.store.model import MAX_PAGE, PaymentQuery
+from services.core.store.model import PaymentQuery
 
 from .api_auth import AUTH_RESPONSES, require
-from .params import instant, instant_query
+from .params import PageCursor, PageSize, instant, instant_query
 from .state import receiver_state
 
 router = APIRouter(
@@ -28,8 +28,8 @@ async def list_payments(
     status: Annotated[str | None, Query(description="Mercado Pago's payment status, e.g. approved")] = None,
     since: Annotated[str | None, instant_query("date_last_updated from, inclusive")] = None,
     until: Annotated[str | None, instant_query("date_last_updated to, inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")] = 50,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: PageSize = 50,
+    cursor: PageCursor = None,
 ) -> dict[str, Any]:
     state = receiver_state(request)
     query = PaymentQuery(

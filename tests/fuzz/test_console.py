@@ -33,7 +33,7 @@ from services.core.auth import Scope
 from services.core.settings import Settings
 from services.core.store import EventCalls, EventStore
 from tests.conftest import TEST_API_TOKEN
-from tests.support.servers import serve_app
+from tests.support.servers import PrivateRedis, serve_app
 from tests.support.store import end_attempt, notify, start_attempt
 
 READ_TOKEN = "fuzz-read-token"
@@ -70,9 +70,20 @@ class Served:
     event_ids: tuple[str, ...]
 
 
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[PrivateRedis]:
+    # A server of its own: every request compares the whole keyspace before and after,
+    # which the shared test database (every earlier test's keys) would make slow.
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.cleanup()
+
+
 @pytest.fixture
-def served(make_settings: Callable[..., Settings]) -> Iterator[Served]:
-    app_settings = make_settings(CONSOLE_SESSION_SECRET=SECRET, API_READ_TOKEN=READ_TOKEN)
+def served(make_settings: Callable[..., Settings], own_redis: PrivateRedis) -> Iterator[Served]:
+    own_redis.client().flushdb()
+    app_settings = make_settings(REDIS_URL=own_redis.url, CONSOLE_SESSION_SECRET=SECRET, API_READ_TOKEN=READ_TOKEN)
     client = redis.Redis.from_url(app_settings.redis_url)
     store = EventStore(client, EventCalls(app_settings))
     ids = []

@@ -111,7 +111,7 @@ EXPECTED_SILENT = {
     "MpwhSchedulerLagging": "the scheduler moved retries every 0.5 s",
     "MpwhUpstreamAuthFailing": "no upstream answered 401/403",
     "MpwhGoHighLevelRateLimited": "two 429s among the GoHighLevel calls: below 10%",
-    "MpwhUpstreamBreakerOpen": "no breaker metric yet (branch rel) and no breaker opened",
+    "MpwhUpstreamBreakerOpen": "no breaker opened",
     "MpwhReconcilerRecoveriesRising": "nothing was abandoned or lost",
     # Off by default (so not in the plain rules): rendered with noNotifications.enabled
     # and evaluated too. Notifications did arrive, and a fresh Prometheus has no 6h of
@@ -677,6 +677,11 @@ def test_a_dashboard_panel_is_drawn_for_a_person_to_look_at(live: LiveStack) -> 
 
 REDIS_ALERT = "MpwhRedisUnreachable"
 OUTAGE_SETTLE_SECONDS = 5  # a few evaluations after the components noticed
+# A component that exits with Redis (the scheduler) can be scraped down a scrape before
+# the exporter or the receivers show Redis gone: MpwhComponentDown is then pending for an
+# evaluation or two, which its `for: 5m` never turns into a page. Longer, or firing, is a
+# fault of the rules (at this stack's 1 s scrape and evaluation).
+SCRAPE_RACE_SECONDS = 3.0
 
 
 def _firing_or_pending(live: LiveStack, severity: str) -> dict[str, str]:
@@ -706,7 +711,9 @@ def test_a_real_redis_outage_pages_for_redis_alone_and_clears_when_it_is_back(li
     _wait(lambda: prometheus.vector(redis_expr), 30, f"{REDIS_ALERT}'s expression", live)
     _wait(lambda: _firing_or_pending(live, "critical").get(REDIS_ALERT), 15, f"{REDIS_ALERT} pending", live)
     detected = time.time() - stopped_at
-    assert prometheus.scalar_sum(f'redis_up{{job="{RELEASE}-redis"}}') == 0.0
+    # The receivers' missing gauges may show it a scrape before the exporter does.
+    redis_up = f'redis_up{{job="{RELEASE}-redis"}}'
+    _wait(lambda: prometheus.scalar_sum(redis_up) == 0.0, 10, "redis_exporter's redis_up 0", live)
     time.sleep(OUTAGE_SETTLE_SECONDS)
 
     # The components that crash on a lost Redis (rq's worker and scheduler exit, as in the
@@ -715,10 +722,14 @@ def test_a_real_redis_outage_pages_for_redis_alone_and_clears_when_it_is_back(li
     lit = {name: result for name, expr in others.items() if name not in before if (result := prometheus.vector(expr))}
     assert not lit, f"critical alerts other than {REDIS_ALERT}: {lit} (exited: {exited})"
     assert set(_firing_or_pending(live, "critical")) - before == {REDIS_ALERT}, prometheus.api("alerts")
-    # Not even for a moment since Redis went (ALERTS holds pending and firing states).
+    # Since Redis went, none fired, and none was pending beyond the scrape race (ALERTS
+    # holds pending and firing states).
     known = "|".join([REDIS_ALERT, *sorted(before)])
     others_alerts = f'ALERTS{{severity="critical", alertname!~"{known}"}}'
-    assert prometheus.query_range(others_alerts, stopped_at, time.time())["data"]["result"] == []
+    for series in prometheus.query_range(others_alerts, stopped_at, time.time())["data"]["result"]:
+        seen = [float(at) for at, _ in series["values"]]
+        assert series["metric"]["alertstate"] == "pending", series
+        assert seen[-1] - seen[0] <= SCRAPE_RACE_SECONDS, series
     print(f"\n{REDIS_ALERT} pending {detected:.1f} s after Redis stopped; exited meanwhile: {exited}")
 
     # Redis back (same port, empty: no persistence here) and what crashed restarted.
@@ -727,5 +738,5 @@ def test_a_real_redis_outage_pages_for_redis_alone_and_clears_when_it_is_back(li
         live.components[name].restart()
     _wait(lambda: not prometheus.vector(redis_expr), 60, f"{REDIS_ALERT}'s expression to clear", live)
     _wait(lambda: REDIS_ALERT not in _firing_or_pending(live, "critical"), 15, f"{REDIS_ALERT} to clear", live)
-    assert prometheus.scalar_sum(f'redis_up{{job="{RELEASE}-redis"}}') == 1.0
+    _wait(lambda: prometheus.scalar_sum(redis_up) == 1.0, 10, "redis_exporter's redis_up 1", live)
     assert all(process.alive() for process in live.components.values()), live.logs()

@@ -19,7 +19,7 @@ from services.core.keys import Keys
 from services.core.lua import lua_source
 from services.core.redis_client import text
 from services.core.settings import Settings
-from services.core.store import EventCalls, EventStore
+from services.core.store import EventStore
 
 from .errors import RetryableError
 
@@ -106,16 +106,15 @@ class Breaker:
         )
 
 
-def breaker_for(redis: Redis, settings: Settings, upstream: str) -> Breaker:
-    calls = EventCalls(settings)
-    release = EventStore(redis, calls).release_waiting
+def breaker_for(store: EventStore, settings: Settings, upstream: str) -> Breaker:
+    """`upstream`'s breaker over the caller's store (which also queues its waiting events)."""
     return Breaker(
-        redis,
-        calls.keys.breaker(upstream),
+        store.redis,
+        store.keys.breaker(upstream),
         upstream,
         settings.breaker_failures,
         settings.breaker_probe_seconds,
-        release,
+        store.release_waiting,
     )
 
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from redis import Redis
-
 from services.core.deadline import Deadline
-from services.core.keys import Keys
 from services.core.settings import Settings
+from services.core.store import EventStore
 
 from .breaker import breaker_for
 from .http import Upstream
@@ -24,19 +22,19 @@ def _count_wait(seconds: float) -> None:
 
 
 class HighLevel:
-    def __init__(self, settings: Settings, redis: Redis) -> None:
+    def __init__(self, settings: Settings, store: EventStore) -> None:
         headers = {"Authorization": f"Bearer {settings.ghl_api_token}", "Version": settings.ghl_api_version}
         self.api = Upstream(
             "highlevel",
             settings.ghl_api_base_url,
             headers,
             on_wait=_count_wait,
-            breaker=breaker_for(redis, settings, "highlevel"),
+            breaker=breaker_for(store, settings, "highlevel"),
         )
         self.location_id = settings.ghl_location_id or ""
         self.limiter = SlidingWindowLimiter(
-            redis,
-            Keys(settings.key_prefix).rate_limit(self.location_id),
+            store.redis,
+            store.keys.rate_limit(self.location_id),
             settings.ghl_rate_limit_requests,
             settings.ghl_rate_limit_window_seconds,
             on_wait=_count_wait,

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis import Redis
-
 from services.core.deadline import Deadline
 from services.core.settings import Settings
+from services.core.store import EventStore
 
 from .breaker import breaker_for
 from .http import Upstream
 
 
 class MercadoPago:
-    """With `redis`, calls go through Mercado Pago's shared breaker (the worker's)."""
+    """With `store`, calls go through Mercado Pago's shared breaker (the worker's)."""
 
-    def __init__(self, settings: Settings, redis: Redis | None = None) -> None:
+    def __init__(self, settings: Settings, store: EventStore | None = None) -> None:
         self.api = Upstream(
             "mercadopago",
             settings.mp_api_base_url,
             {"Authorization": f"Bearer {settings.mp_access_token}"},
-            breaker=breaker_for(redis, settings, "mercadopago") if redis is not None else None,
+            breaker=breaker_for(store, settings, "mercadopago") if store is not None else None,
         )
 
     def payment(self, payment_id: str, deadline: Deadline) -> dict[str, Any]:

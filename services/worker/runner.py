@@ -81,14 +81,14 @@ def build_processor(settings: Settings, name: str) -> Processor:
     # Redis is a retryable error, not a hang). One attempt runs at a time, so one
     # connection serves it (the /metrics thread waits its turn).
     redis = sync_redis(settings, single_connection=True)
-    calls = EventCalls(settings)
+    store = EventStore(redis, EventCalls(settings))
     handlers = Handlers(
         settings,
-        MercadoPago(settings, redis),
-        HighLevel(settings, redis),
-        PaymentStore(redis, calls.keys),
+        MercadoPago(settings, store),
+        HighLevel(settings, store),
+        PaymentStore(redis, store.keys),
     )
-    return Processor(settings, EventStore(redis, calls), handlers, name)
+    return Processor(settings, store, handlers, name)
 
 
 def build_worker(settings: Settings, processor: Processor, beat: Heartbeat) -> BeatingWorker:

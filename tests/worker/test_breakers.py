@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 
 from services.core.breakers import BreakerState
 from services.core.keys import Keys
+from services.core.store import EventCalls, EventStore
 from services.sandbox.state import Chaos
 from services.upstream.breaker import UpstreamUnavailableError, breaker_for, breaker_states
 from services.upstream.errors import RetryableError
@@ -59,12 +60,13 @@ def test_permanent_errors_never_open_a_breaker(pipeline, sandbox):
 def test_one_probe_per_interval_across_workers(make_settings, redis_client):
     settings = make_settings(BREAKER_FAILURES="2", BREAKER_PROBE_SECONDS="30")
     client = redis_client
-    workers = [breaker_for(client, settings, "highlevel") for _ in range(2)]
+    store = EventStore(client, EventCalls(settings))
+    workers = [breaker_for(store, settings, "highlevel") for _ in range(2)]
     failure = RetryableError("highlevel POST /contacts/c/tags", "503")
     assert not isinstance(workers[0].failed(failure), UpstreamUnavailableError)
     assert isinstance(workers[1].failed(failure), UpstreamUnavailableError)  # the second failure opens it
     # Both workers, many events each, once the probe is due: exactly one call goes out.
-    client.hset(Keys(settings.key_prefix).breaker("highlevel"), "probe_at", "0")
+    client.hset(store.keys.breaker("highlevel"), "probe_at", "0")
     admitted, start = [], threading.Barrier(2)
 
     def try_calls(breaker) -> None:
@@ -110,7 +112,7 @@ def test_closing_releases_the_waiting_events_at_once_in_receipt_order(pipeline, 
 
     del state.chaos["ghl"]
     redis.hset(keys.breaker("highlevel"), "probe_at", "0")  # the probe is due: one goes out
-    probe = breaker_for(redis, run.settings, "highlevel")
+    probe = breaker_for(run.store, run.settings, "highlevel")
     probe.admit("highlevel POST /contacts/c/tags")
     probe.succeeded()
 

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +70,10 @@ class Images:
 
 @pytest.fixture(scope="module")
 def images() -> Images:
-    base = standin_image("python")
-    redis_image = standin_image("redis")
+    podman()  # its configuration written once, before two threads use it
+    # Two mmdebstraps at once: each mostly waits on Debian's mirror.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        base, redis_image = pool.map(standin_image, ("python", "redis"))
     build_args = {
         "VERSION": tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"],
         "REVISION": git_revision(),

@@ -21,7 +21,8 @@ CLI = [sys.executable, "-m", "services.cli.main"]
 
 @pytest.fixture
 def dev_stack(tmp_path):
-    ports = {name: free_port() for name in ("port", "sandbox", "metrics", "redis", "console")}
+    ports = {name: free_port() for name in ("port", "sandbox", "redis", "console")}
+    ports["metrics"] = _free_pair()  # the worker's; the scheduler takes the next one
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "GHL_", "API_TOKEN", "REDIS_URL"))}
     env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers there
     env["NO_COLOR"] = "1"
@@ -64,6 +65,18 @@ def dev_stack(tmp_path):
             process.wait()
 
 
+def _free_pair() -> int:
+    """A free port whose next one is free too."""
+    while True:
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
 def _send(ports, env, *args):
     base = ["--url", f"http://127.0.0.1:{ports['port']}", "--sandbox-url", f"http://127.0.0.1:{ports['sandbox']}"]
     return subprocess.run([*CLI, "send-test", *base, *args], env=env, capture_output=True, text=True, timeout=120)
@@ -81,15 +94,16 @@ def test_dev_stack_runs_everything_and_send_test_follows_an_event(dev_stack):
     assert (data_dir / "redis").is_dir()
 
     followed = _send(ports, env, "--follow", "--status", "approved")
-    assert followed.returncode == 0, followed.stdout + followed.stderr
+    # On failure, what the dev stack printed too (a component that exited stops them all).
+    assert followed.returncode == 0, followed.stdout + followed.stderr + "".join(lines)
     assert '"status": "received"' in followed.stdout and "success    attempt 1/4" in followed.stdout
     assert '"tags": ["mp-payment-approved"]' in followed.stdout
 
     burst = _send(ports, env, "--count", "5")
-    assert burst.returncode == 0 and "sent 5: 5 answered 200, 0 not" in burst.stdout
+    assert burst.returncode == 0 and "sent 5: 5 answered 200, 0 not" in burst.stdout, "".join(lines)
 
     ipn = _send(ports, env, "--ipn", "--status", "rejected", "--follow")
-    assert ipn.returncode == 0 and '"tags": ["mp-payment-rejected"]' in ipn.stdout
+    assert ipn.returncode == 0 and '"tags": ["mp-payment-rejected"]' in ipn.stdout, "".join(lines)
 
     # One prefixed log stream from every component.
     wait_until(

@@ -22,7 +22,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -51,7 +50,7 @@ from tests.deploy.conftest import (
     values_file,
     venv_bin,
 )
-from tests.support.servers import flushed_redis
+from tests.support.servers import flushed_redis, free_port
 
 LONG_RUNNING = ["receiver", "worker", "scheduler", "console"]
 CRONJOBS = ["reconciler", "retry"]
@@ -197,12 +196,6 @@ def resolve_env(rendered: Rendered, workload: dict[str, Any], container: dict[st
             continue
         env[name] = data[ref["key"]]
     return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

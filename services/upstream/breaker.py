@@ -18,7 +18,6 @@ from services.core.breakers import UPSTREAMS, BreakerState, BreakerView
 from services.core.keys import Keys
 from services.core.lua import lua_source
 from services.core.redis_client import text
-from services.core.settings import Settings
 from services.core.store import EventStore
 
 from .errors import RetryableError
@@ -106,8 +105,10 @@ class Breaker:
         )
 
 
-def breaker_for(store: EventStore, settings: Settings, upstream: str) -> Breaker:
-    """`upstream`'s breaker over the caller's store (which also queues its waiting events)."""
+def breaker_for(store: EventStore, upstream: str) -> Breaker:
+    """`upstream`'s breaker over the caller's store (which also queues its waiting events),
+    with the store's settings."""
+    settings = store.calls.settings
     return Breaker(
         store.redis,
         store.keys.breaker(upstream),

@@ -29,7 +29,7 @@ class HighLevel:
             settings.ghl_api_base_url,
             headers,
             on_wait=_count_wait,
-            breaker=breaker_for(store, settings, "highlevel"),
+            breaker=breaker_for(store, "highlevel"),
         )
         self.location_id = settings.ghl_location_id or ""
         self.limiter = SlidingWindowLimiter(

@@ -20,7 +20,7 @@ class MercadoPago:
             "mercadopago",
             settings.mp_api_base_url,
             {"Authorization": f"Bearer {settings.mp_access_token}"},
-            breaker=breaker_for(store, settings, "mercadopago") if store is not None else None,
+            breaker=breaker_for(store, "mercadopago") if store is not None else None,
         )
 
     def payment(self, payment_id: str, deadline: Deadline) -> dict[str, Any]:

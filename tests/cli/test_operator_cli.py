@@ -167,7 +167,7 @@ def test_events_show_the_attempts_last_sign_of_life(cli, store, capsys):
 
 def test_events_stats_show_the_breakers(cli, store, capsys):
     settings = store.calls.settings
-    breaker = breaker_for(store, settings, "mercadopago")
+    breaker = breaker_for(store, "mercadopago")
     for _ in range(settings.breaker_failures):
         breaker.failed(RetryableError("mercadopago GET /v1/payments/1", "503"))
     assert cli("events", "stats") == 0

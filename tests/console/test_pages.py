@@ -155,7 +155,7 @@ def test_the_strip_shows_the_pipeline_as_the_store_reads_it(console: Console):
 
 
 def test_the_strip_shows_each_upstream_breaker(console: Console):
-    breaker = breaker_for(console.store, console.settings, "highlevel")
+    breaker = breaker_for(console.store, "highlevel")
     for _ in range(console.settings.breaker_failures):
         breaker.failed(RetryableError("highlevel POST /contacts/c/tags", "503"))
     console.sign_in()

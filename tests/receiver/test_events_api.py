@@ -366,7 +366,7 @@ def test_stats_counts_by_status_and_type(receiver: Receiver):
 
 
 def test_stats_show_an_open_breaker(receiver: Receiver):
-    breaker = breaker_for(receiver.store, receiver.settings, "highlevel")
+    breaker = breaker_for(receiver.store, "highlevel")
     for _ in range(receiver.settings.breaker_failures):
         breaker.failed(RetryableError("highlevel POST /contacts/c/tags", "503"))
     stats = receiver.api("GET", "/stats").json()

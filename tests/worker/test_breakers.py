@@ -61,7 +61,7 @@ def test_one_probe_per_interval_across_workers(make_settings, redis_client):
     settings = make_settings(BREAKER_FAILURES="2", BREAKER_PROBE_SECONDS="30")
     client = redis_client
     store = EventStore(client, EventCalls(settings))
-    workers = [breaker_for(store, settings, "highlevel") for _ in range(2)]
+    workers = [breaker_for(store, "highlevel") for _ in range(2)]
     failure = RetryableError("highlevel POST /contacts/c/tags", "503")
     assert not isinstance(workers[0].failed(failure), UpstreamUnavailableError)
     assert isinstance(workers[1].failed(failure), UpstreamUnavailableError)  # the second failure opens it
@@ -112,7 +112,7 @@ def test_closing_releases_the_waiting_events_at_once_in_receipt_order(pipeline, 
 
     del state.chaos["ghl"]
     redis.hset(keys.breaker("highlevel"), "probe_at", "0")  # the probe is due: one goes out
-    probe = breaker_for(run.store, run.settings, "highlevel")
+    probe = breaker_for(run.store, "highlevel")
     probe.admit("highlevel POST /contacts/c/tags")
     probe.succeeded()
 

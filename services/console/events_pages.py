@@ -75,10 +75,11 @@ async def events_list(request: Request) -> Response:
         page = await store.page(_query(filters))
         items, next_cursor, total = page.items, page.next_cursor, page.total
     failed_matching = 0
-    if session.may_retry and not filters.q and filters.status == EventStatus.FAILED:
-        failed_matching = total  # a page's total counts its whole selection, whatever the cursor
-    elif session.may_retry and not filters.q and filters.status is None:
-        failed_matching = (await store.page(_query(filters, status=EventStatus.FAILED, cursor=None, limit=1))).total
+    if session.may_retry and not filters.q:
+        if filters.status == EventStatus.FAILED:
+            failed_matching = total  # a page's total counts its whole selection, whatever the cursor
+        elif filters.status is None:
+            failed_matching = (await store.page(_query(filters, status=EventStatus.FAILED, cursor=None, limit=1))).total
     return render(
         request,
         "events.html",
